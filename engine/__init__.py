@@ -1,0 +1,1 @@
+"""Daraport engine: generic platform code. Knows no feature; never imports ``modules``."""

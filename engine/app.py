@@ -1,0 +1,195 @@
+"""The brand app factory: pure wiring from a validated config to a Flask app.
+
+No queries, no prompts, no exit(). A missing theme, template folder or module is a load error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.exceptions import HTTPException, NotFound
+
+from engine import i18n
+from engine.config import LoadedBrand
+from engine.identity import auth
+from engine.identity.permissions import public, role_permissions
+from engine.modules import PORTAL_PREFIX
+from engine.runtime import Runtime
+from engine.web import BrandContext, UserError, problem
+
+ENGINE_DIR = Path(__file__).resolve().parent
+
+
+class BrandLoadError(Exception):
+    """The brand's config is valid but the app cannot be built (missing theme files, ...)."""
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Secure cookie when the request came over HTTPS; no cookie domain (host-only)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def get_cookie_domain(self, app: Flask) -> None:
+        return None
+
+
+def brand_secret(platform_secret: str, slug: str) -> str:
+    """Per-brand signing key: a cookie or token of one brand is worthless on another."""
+    return hmac.new(platform_secret.encode(), f"brand:{slug}".encode(), hashlib.sha256).hexdigest()
+
+
+def theme_dirs(runtime: Runtime, theme: str) -> list[Path]:
+    themes = runtime.settings.themes_dir
+    dirs = [themes / theme] if theme != "base" else []
+    dirs.append(themes / "base")
+    for d in dirs:
+        if not (d / "templates").is_dir():
+            raise BrandLoadError(f"theme folder {d / 'templates'} is missing")
+    return dirs
+
+
+def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
+    cfg = loaded.config
+    reg = runtime.registry
+    enabled = [reg[name] for name in cfg.enabled_modules() if name in reg]
+    if len(enabled) != len(cfg.enabled_modules()):
+        missing = set(cfg.enabled_modules()) - set(reg.names())
+        raise BrandLoadError(f"modules not installed: {', '.join(sorted(missing))}")
+
+    app = Flask(f"daraport.brand.{cfg.slug}", static_folder=None, template_folder=None,
+                root_path=str(ENGINE_DIR))
+    app.config.update(
+        SECRET_KEY=brand_secret(runtime.settings.secret_key, cfg.slug),
+        SESSION_COOKIE_NAME="daraport",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 12,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _SessionInterface()
+
+    # Jinja: brand overrides -> brand theme -> base theme -> module templates.
+    dirs = theme_dirs(runtime, cfg.theme.name)
+    loaders = []
+    overrides = loaded.path.parent / cfg.slug / "templates"
+    if overrides.is_dir():
+        loaders.append(FileSystemLoader(overrides))
+    loaders += [FileSystemLoader(d / "templates") for d in dirs]
+    for m in enabled:
+        if m.template_folder is not None:
+            if not m.template_folder.is_dir():
+                raise BrandLoadError(f"module {m.name}: template folder {m.template_folder} "
+                                     f"is missing")
+            loaders.append(FileSystemLoader(m.template_folder))
+    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+
+    nav: dict[str, list[Any]] = {}
+    for m in enabled:
+        for entry in m.nav:
+            nav.setdefault(entry.portal, []).append(entry)
+    for entries in nav.values():
+        entries.sort(key=lambda e: e.order)
+    journey_module = reg.journey_providers().get(cfg.journey.mode)
+    ctx = BrandContext(
+        config=cfg, revision=loaded.revision, path=loaded.path, runtime=runtime,
+        role_permissions=role_permissions(cfg.enabled_modules(), reg, cfg.permissions.deny),
+        nav=nav,
+        journey_endpoint=f"{journey_module}.index" if journey_module else None,
+    )
+    app.extensions["daraport"] = ctx
+
+    CSRFProtect(app)
+    i18n.init_app(app, cfg)
+    auth.init_app(app)
+
+    static_dirs = [d / "static" for d in dirs]
+
+    @app.route("/static/<path:filename>", endpoint="static")
+    @public
+    def static(filename: str) -> Response:
+        for d in static_dirs:
+            if (d / filename).is_file():
+                resp = send_from_directory(d, filename, max_age=3600)
+                return resp
+        raise NotFound()
+
+    from engine import health, portals
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    portals.register(app, ctx, has_partners=any(mt.portal == "partners"
+                                                for m in enabled for mt in m.mounts))
+    for m in enabled:
+        for mount in m.mounts:
+            app.register_blueprint(mount.blueprint,
+                                   url_prefix=PORTAL_PREFIX[mount.portal] + mount.url_prefix)
+        if m.on_mount is not None:
+            m.on_mount(app, ctx)
+
+    _wire_request_cycle(app)
+    return app
+
+
+def _wire_request_cycle(app: Flask) -> None:
+    @app.after_request
+    def _finish(resp: Response) -> Response:
+        session = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if resp.status_code < 500:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        resp.vary.add("Host")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.errorhandler(UserError)
+    def _user_error(exc: UserError) -> Any:
+        return problem(exc.status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        from flask_babel import gettext as _
+
+        return problem(400, "csrf", _("This form has expired or was not sent from this site. "
+                                      "Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400 or exc.response is not None:
+            return exc
+        return problem(exc.code, exc.name.lower().replace(" ", "_"), i18n.http_message(exc))
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Any:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+        if app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
+        app.logger.exception("unhandled error")
+        return problem(500, "server_error", i18n.http_message(None))

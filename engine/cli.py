@@ -1,0 +1,241 @@
+"""The operator's and onboarding engineer's entry point (click).
+
+Every command takes the brand explicitly; nothing here reads request state.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine.config import load_brand_set
+from engine.config.editor import EditRefused, find_brand_file, set_module_enabled
+from engine.config.loader import display_path, suggest
+from engine.config.schema import json_schema
+from engine.modules import registry
+from engine.settings import PlatformSettings
+
+
+def _settings() -> PlatformSettings:
+    return PlatformSettings.from_env()
+
+
+@click.group()
+def main() -> None:
+    """Daraport: one engine for many branded care platforms."""
+
+
+# --- brands ----------------------------------------------------------------------------------
+
+
+@main.group()
+def brands() -> None:
+    """Validate, list and describe brand files."""
+
+
+@brands.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def brands_validate(paths: tuple[Path, ...]) -> None:
+    """Validate brand files (default: every file in the brands directory)."""
+    s = _settings()
+    for p in paths:
+        if not p.exists():
+            raise click.UsageError(f"no such file: {p}")
+    result = load_brand_set(s.brands_dir, registry(), s.themes_dir,
+                            paths=[p.resolve() for p in paths] if paths else None)
+    errors = result.all_errors()
+    for e in errors:
+        click.echo(str(e), err=True)
+    checked = len(result.brands) + len([p for p in result.errors if p.name != "_networks.yaml"])
+    if errors:
+        click.echo(f"{len(errors)} error(s) in {len(result.errors)} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} brand file(s) valid")
+
+
+@brands.command("list")
+def brands_list() -> None:
+    """Slug, name, domains, journey and modules of every brand."""
+    s = _settings()
+    result = load_brand_set(s.brands_dir, registry(), s.themes_dir)
+    rows = [("SLUG", "NAME", "DOMAINS", "JOURNEY", "MODULES")]
+    for slug, lb in sorted(result.brands.items()):
+        c = lb.config
+        rows.append((slug, c.name, ",".join(c.domains), c.journey.mode,
+                     ",".join(c.enabled_modules())))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    for path in result.errors:
+        click.echo(f"(invalid: {display_path(path)}; run `cli.py brands validate`)", err=True)
+
+
+@brands.command("schema")
+def brands_schema() -> None:
+    """Print the JSON Schema of a brand file (for editor completion)."""
+    click.echo(json.dumps(json_schema(registry()), indent=2, default=str))
+
+
+# --- modules ---------------------------------------------------------------------------------
+
+
+@main.group()
+def modules() -> None:
+    """List, enable and disable modules on a brand."""
+
+
+@modules.command("list")
+@click.argument("brand", required=False)
+def modules_list(brand: str | None) -> None:
+    """Installed modules (and, with BRAND, which are on there)."""
+    reg = registry()
+    enabled: set[str] = set()
+    if brand:
+        s = _settings()
+        result = load_brand_set(s.brands_dir, reg, s.themes_dir)
+        if brand not in result.brands:
+            raise click.UsageError(f"no valid brand '{brand}'{suggest(brand, result.brands)}")
+        enabled = set(result.brands[brand].config.enabled_modules())
+    for m in reg:
+        mark = ("on " if m.name in enabled else "off") if brand else ""
+        req = f" (requires {', '.join(m.requires)})" if m.requires else ""
+        click.echo(f"{mark} {m.name:14} {m.title}{req}".strip())
+
+
+def _toggle(brand: str, module: str, enabled: bool) -> None:
+    s = _settings()
+    try:
+        path = find_brand_file(s.brands_dir, registry(), s.themes_dir, brand)
+        changed = set_module_enabled(path, module, enabled, registry(), s.themes_dir)
+    except (LookupError, EditRefused) as exc:
+        click.echo(f"refused: {exc}" if isinstance(exc, EditRefused) else f"error: {exc}",
+                   err=True)
+        sys.exit(1)
+    except Exception as exc:
+        from engine.config import BrandConfigError
+
+        if isinstance(exc, BrandConfigError):
+            click.echo(f"error: brand file is invalid; fix it first:\n{exc}", err=True)
+            sys.exit(1)
+        raise
+    word = "enabled" if enabled else "disabled"
+    if changed:
+        click.echo(f"{module} {word} on {brand} ({display_path(path)})")
+    else:
+        click.echo(f"{module} was already {word} on {brand}; nothing written")
+
+
+@modules.command("enable")
+@click.argument("brand")
+@click.argument("module")
+def modules_enable(brand: str, module: str) -> None:
+    """Turn MODULE on for BRAND (edits the YAML, keeping comments)."""
+    _toggle(brand, module, True)
+
+
+@modules.command("disable")
+@click.argument("brand")
+@click.argument("module")
+def modules_disable(brand: str, module: str) -> None:
+    """Turn MODULE off for BRAND (refused if another enabled module needs it)."""
+    _toggle(brand, module, False)
+
+
+# --- runtime ---------------------------------------------------------------------------------
+
+
+def _platform():  # type: ignore[no-untyped-def]
+    from engine.platform import create_platform
+
+    platform = create_platform()
+    for path, errs in platform.errors.items():
+        click.echo(f"warning: {display_path(path)} not loaded:", err=True)
+        for e in errs:
+            click.echo(f"  {e}", err=True)
+    return platform
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve every brand from one process (development server; use gunicorn in production)."""
+    from werkzeug.serving import run_simple
+
+    platform = _platform()
+    platform.start_watching()
+    for slug, sb in sorted(platform.brands.items()):
+        click.echo(f"  {slug:20} http://{sb.loaded.config.domains[0]}:{port}/")
+    for h in platform.runtime.settings.admin_hosts:
+        click.echo(f"  {'operator console':20} http://{h}:{port}/")
+    run_simple(host, port, platform, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.argument("brand")
+def routes(brand: str) -> None:
+    """List BRAND's mounted URL rules with the access each declares."""
+    from engine.identity.permissions import access_of
+
+    platform = _platform()
+    if brand not in platform.brands:
+        raise click.UsageError(f"no brand '{brand}'{suggest(brand, platform.brands)}")
+    app = platform.app_for(brand)
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        methods = ",".join(sorted(m for m in rule.methods or () if m not in ("HEAD", "OPTIONS")))
+        access = access_of(app.view_functions[rule.endpoint])
+        label = "public" if access and access[0] == "public" else (access or ("?", "?"))[1]
+        click.echo(f"{rule.rule:45} {methods:10} {rule.endpoint:35} {label}")
+
+
+@main.command()
+@click.option("--queue", "queues", multiple=True, default=["default"], show_default=True)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an rq worker (needs REDIS_URL)."""
+    from engine.jobs import run_worker
+
+    try:
+        run_worker(list(queues), burst=burst)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Build or migrate the schema on DATABASE_URL (default: the embedded SQLite file)."""
+    from engine.migrate import upgrade
+
+    url = upgrade(_settings().database_url, revision)
+    click.echo(f"database at {url} is at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION."""
+    from engine.migrate import downgrade
+
+    downgrade(_settings().database_url, revision)
+    click.echo(f"downgraded to {revision}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    from engine.migrate import revision
+
+    revision(_settings().database_url, message)

@@ -1,0 +1,142 @@
+"""Data layer: declarative base, naming convention, engine/session factory and brand scoping.
+
+Brand scoping lives here and only here: a session created for a brand (``info["brand_id"]``)
+adds ``brand_id = :brand`` to every SELECT of a :class:`BrandScoped` model and stamps new rows
+with that brand. Platform-wide reports opt out with ``execution_options(all_brands=True)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, String, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+from engine import clock
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+    def __repr__(self) -> str:
+        pk = ", ".join(f"{c.key}={getattr(self, c.key, None)!r}"
+                       for c in self.__table__.primary_key.columns)  # type: ignore[attr-defined]
+        return f"<{type(self).__name__} {pk}>"
+
+
+class BrandScoped:
+    """Mixin for rows that belong to one brand. ``brand_id`` is set by the server."""
+
+    brand_id: Mapped[str] = mapped_column(String(63), index=True)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class CrossBrandWrite(Exception):
+    """A session of one brand tried to write a row of another brand."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_brand(state: ORMExecuteState) -> None:
+    brand_id = state.session.info.get("brand_id")
+    if (brand_id is None or not state.is_select or state.is_column_load
+            or state.execution_options.get("all_brands", False)):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(BrandScoped, lambda cls: cls.brand_id == brand_id,
+                             include_aliases=True, track_closure_variables=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_brand(session: Session, flush_context: Any, instances: Any) -> None:
+    brand_id = session.info.get("brand_id")
+    if brand_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, BrandScoped):
+            if obj.brand_id is None:
+                obj.brand_id = brand_id
+            elif obj.brand_id != brand_id:
+                raise CrossBrandWrite(f"{obj!r} belongs to brand {obj.brand_id!r}, "
+                                      f"not {brand_id!r}")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        eng = create_engine(url, **kwargs)
+
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return eng
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
+    return sessionmaker(bind=bind, expire_on_commit=False,
+                        join_transaction_mode="create_savepoint")
+
+
+def brand_session(factory: sessionmaker[Session], brand_id: str | None) -> Session:
+    """A session scoped to ``brand_id`` (None: platform-wide, for operators and jobs)."""
+    return factory(info={"brand_id": brand_id})
+
+
+def ping(session: Session) -> str:
+    try:
+        session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # reported on /healthz; the request itself must not fail
+        session.rollback()
+        return f"error: {type(exc).__name__}"

@@ -1,0 +1,294 @@
+"""Sign up, sign in, sign out, password reset and email verification (HTML views)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from engine.identity import services
+from engine.identity.models import User
+from engine.identity.permissions import public, requires
+from engine.notify import send_email
+from engine.web import UserError, current_brand, db
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+class SignUpForm(FlaskForm):
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10, max=256)])
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField(_l("New password"),
+                             validators=[DataRequired(), Length(min=10, max=256)])
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password",
+                                                                _l("The passwords differ."))])
+
+
+class SettingsForm(FlaskForm):
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
+    locale = SelectField(_l("Language"))
+    timezone = SelectField(_l("Time zone"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"),
+                             validators=[DataRequired(), Length(min=10, max=256)])
+
+
+def init_app(app: Flask) -> None:
+    manager = LoginManager()
+    manager.login_view = "account.signin"
+    manager.login_message = _l("Please sign in to continue.")  # type: ignore[assignment]
+    manager.session_protection = "strong"
+    manager.init_app(app)
+
+    @manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            uid, epoch = (int(x) for x in user_id.split(":"))
+        except ValueError:
+            return None
+        user = db().get(User, uid)
+        if user is None or user.session_epoch != epoch:
+            return None
+        if not services.is_member(db(), current_brand.config, user):
+            return None
+        return user
+
+
+def _safe_next(default: str) -> str:
+    """Only same-site relative targets (no open redirect)."""
+    target = request.values.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
+            and "\\" not in target:
+        return target
+    return default
+
+
+def home_for(user: User) -> str:
+    return {
+        "specialist": url_for("portal_specialist.home"),
+        "org_admin": url_for("portal_org.home"),
+        "affiliate": url_for("portal_partners.home")
+        if "portal_partners.home" in _endpoints() else url_for("portal_patient.home"),
+    }.get(user.role, url_for("portal_patient.me"))
+
+
+def _endpoints() -> set[str]:
+    from flask import current_app
+
+    return set(current_app.view_functions)
+
+
+def _start_session(user: User) -> None:
+    """A fresh session for a fresh sign-in: nothing from before survives (no fixation)."""
+    locale, tz = session.get("locale"), session.get("timezone")
+    session.clear()
+    session["sid"] = secrets.token_urlsafe(16)
+    if tz:
+        session["timezone"] = tz
+    if locale and not user.locale:
+        user.locale = locale
+    login_user(user)
+
+
+def _mail(user: User, template: str, **context: Any) -> None:
+    cfg = current_brand.config
+    send_email(db(), brand_id=cfg.slug, sender=cfg.communications.sender, to=user.email,
+               template=template, locale=user.locale or cfg.locale, user=user, brand=cfg,
+               **context)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@public
+def signup() -> Any:
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            user = services.sign_up_patient(
+                db(), current_brand.config, email=form.email.data or "",
+                name=form.name.data or "", password=form.password.data or "",
+                locale=session.get("locale"))
+        except UserError as exc:
+            getattr(form, exc.field or "email").errors.append(exc.message)
+        else:
+            token = services.issue_token(db(), user, "verify")
+            _mail(user, "verify", link=url_for("account.verify", token=token, _external=True))
+            _start_session(user)
+            flash(_("Welcome! We sent you an email to confirm your address."), "success")
+            return redirect(_safe_next(url_for("portal_patient.me")))
+    return render_template("account/signup.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@public
+def signin() -> Any:
+    form = SignInForm()
+    if form.validate_on_submit():
+        user = services.authenticate(db(), current_brand.config, form.email.data or "",
+                                     form.password.data or "")
+        if user is not None:
+            _start_session(user)
+            return redirect(_safe_next(home_for(user)))
+        form.password.errors.append(_("Email or password is not right."))
+    status = 200 if request.method == "GET" else 401 if form.email.data else 400
+    return render_template("account/signin.html", form=form), status
+
+
+@bp.route("/signout", methods=["POST"])
+@public
+def signout() -> Any:
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("portal_patient.home"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+def reset_request() -> Any:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = services.find_for_reset(db(), current_brand.config, form.email.data or "")
+        if user is not None:
+            token = services.issue_token(db(), user, "reset")
+            _mail(user, "reset", link=url_for("account.reset", token=token, _external=True))
+        # Same answer either way: the form does not reveal who has an account.
+        return render_template("account/message.html", title=_("Check your email"),
+                               message=_("If an account uses that address, we sent it a link "
+                                         "to choose a new password. The link works once, "
+                                         "for one hour."))
+    return render_template("account/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset(token: str) -> Any:
+    services.peek_token(db(), current_brand.config, token, "reset")
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            user = services.reset_password(db(), current_brand.config, token,
+                                           form.password.data or "")
+        except UserError as exc:
+            if exc.field != "password":
+                raise
+            form.password.errors.append(exc.message)
+        else:
+            _start_session(user)
+            flash(_("Your password is changed."), "success")
+            return redirect(home_for(user))
+    return render_template("account/reset.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/verify/<token>")
+@public
+def verify(token: str) -> Any:
+    services.verify_email(db(), current_brand.config, token)
+    flash(_("Your email address is confirmed."), "success")
+    return redirect(url_for("portal_patient.home"))
+
+
+@bp.route("/verify", methods=["POST"])
+@requires("core.account.manage")
+def verify_resend() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    if user.email_verified_at is None:
+        token = services.issue_token(db(), user, "verify")
+        _mail(user, "verify", link=url_for("account.verify", token=token, _external=True))
+    flash(_("We sent you a new confirmation email."), "info")
+    return redirect(url_for("account.settings"))
+
+
+def _timezones() -> list[str]:
+    return sorted(available_timezones())
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@requires("core.account.manage")
+def settings() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    cfg = current_brand.config
+    form = SettingsForm(obj=user, prefix="profile")
+    form.locale.choices = [(loc, loc) for loc in cfg.locales]
+    form.timezone.choices = [(tz, tz) for tz in _timezones()]
+    if request.method == "GET":
+        form.locale.data = user.locale or cfg.locale
+        form.timezone.data = user.timezone or cfg.timezone
+    pw_form = PasswordForm(prefix="password")
+    if request.method == "POST" and "profile-name" in request.form and form.validate():
+        user.name = (form.name.data or "").strip()
+        user.locale = form.locale.data
+        user.timezone = form.timezone.data
+        flash(_("Saved."), "success")
+        return redirect(url_for("account.settings"))
+    if request.method == "POST" and "password-password" in request.form and pw_form.validate():
+        try:
+            services.change_password(db(), user, pw_form.current_password.data or "",
+                                     pw_form.password.data or "")
+        except UserError as exc:
+            getattr(pw_form, exc.field or "password").errors.append(exc.message)
+        else:
+            login_user(user)  # re-issue this session under the new epoch
+            flash(_("Your password is changed; other devices are signed out."), "success")
+            return redirect(url_for("account.settings"))
+    status = 400 if (form.errors or pw_form.errors) else 200
+    return render_template("account/settings.html", form=form, pw_form=pw_form), status
+
+
+@bp.route("/locale", methods=["POST"])
+@public
+def set_locale() -> Any:
+    locale = request.form.get("locale", "")
+    if locale not in current_brand.config.locales:
+        abort(400)
+    session["locale"] = locale
+    if current_user.is_authenticated:
+        current_user.locale = locale
+    return redirect(_safe_next(url_for("portal_patient.home")))
+
+
+@bp.route("/timezone", methods=["POST"])
+@public
+def set_timezone() -> Any:
+    """The browser reports its zone; shown times follow it unless the account sets one."""
+    tz = request.form.get("timezone", "")
+    if tz not in available_timezones():
+        raise UserError(_("Unknown time zone."), code="invalid_timezone", field="timezone")
+    session["timezone"] = tz
+    return ("", 204)

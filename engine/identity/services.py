@@ -1,0 +1,258 @@
+"""Account rules: sign-up, sign-in, emailed tokens, passwords. Shared by views, CLI and jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.config import BrandConfig
+from engine.identity.models import (
+    PLATFORM_REALM,
+    SpecialistMembership,
+    Token,
+    User,
+    brand_realm,
+    network_realm,
+)
+from engine.runtime import current
+from engine.web import UserError, network_id
+
+MIN_PASSWORD = 10
+TOKEN_TTL = {"reset": timedelta(hours=1), "verify": timedelta(days=3)}
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return current().hasher.hash(password)
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(str(_l("Use at least %(n)d characters.", n=MIN_PASSWORD)),
+                        code="weak_password", field="password")
+    if len(password) > 256:
+        raise UserError(str(_l("Use at most 256 characters.")), code="weak_password",
+                        field="password")
+
+
+def _verify(user: User, password: str) -> bool:
+    hasher = current().hasher
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return True
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _burn_time(password: str) -> None:
+    """Spend a hash verification so that unknown emails take as long as wrong passwords."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = current().hasher.hash(secrets.token_hex(8))
+    try:
+        current().hasher.verify(_DUMMY_HASH, password)
+    except VerificationError:
+        pass
+
+
+def sign_up_patient(session: Session, brand: BrandConfig, *, email: str, name: str,
+                    password: str, locale: str | None = None,
+                    organization: str | None = None) -> User:
+    """Create a patient account on ``brand``. The same email may hold accounts on other brands."""
+    email = normalize_email(email)
+    check_password_policy(password)
+    realm = brand_realm(brand.slug)
+    if session.scalar(select(User.id).where(User.realm == realm, User.email == email)):
+        raise UserError(str(_l("An account with this email already exists here. Sign in, or "
+                               "reset your password.")), code="email_taken", field="email")
+    if organization is None:
+        domain = email.rpartition("@")[2]
+        organization = next((o.slug for o in brand.organizations if domain in o.email_domains),
+                            None)
+    user = User(realm=realm, role="patient", brand_id=brand.slug, email=email, name=name.strip(),
+                password_hash=hash_password(password), locale=locale, organization=organization)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_user(session: Session, brand: BrandConfig | None, *, role: str, email: str,
+                name: str, password: str, organization: str | None = None,
+                network: str | None = None) -> User:
+    """Create an account of any role (CLI, demo, operators). Specialists join ``brand``."""
+    email = normalize_email(email)
+    check_password_policy(password)
+    if role == "operator":
+        realm, brand_id, net = PLATFORM_REALM, None, None
+    elif role == "specialist":
+        if brand is None and network is None:
+            raise UserError("a specialist needs a brand or a network")
+        net = network or network_id(brand)  # type: ignore[arg-type]
+        realm, brand_id = network_realm(net), None
+    else:
+        if brand is None:
+            raise UserError(f"role {role} belongs to a brand")
+        realm, brand_id, net = brand_realm(brand.slug), brand.slug, None
+        if organization and organization not in {o.slug for o in brand.organizations}:
+            raise UserError(f"unknown organization '{organization}'", field="organization")
+    existing = session.scalar(select(User).where(User.realm == realm, User.email == email))
+    if existing is not None:
+        raise UserError(f"{email} already has an account in {realm}", code="email_taken")
+    user = User(realm=realm, role=role, brand_id=brand_id, network=net, email=email,
+                name=name, password_hash=hash_password(password), organization=organization,
+                email_verified_at=clock.now())
+    session.add(user)
+    session.flush()
+    if role == "specialist" and brand is not None:
+        add_membership(session, brand, user)
+    return user
+
+
+def add_membership(session: Session, brand: BrandConfig, user: User) -> SpecialistMembership:
+    """List a specialist of the brand's network on ``brand`` (idempotent)."""
+    if user.role != "specialist" or user.network != network_id(brand):
+        raise UserError(f"{user.email} is not a specialist of network {network_id(brand)}")
+    found = session.scalar(select(SpecialistMembership).where(
+        SpecialistMembership.brand_id == brand.slug, SpecialistMembership.user_id == user.id
+    ).execution_options(all_brands=True))
+    if found is None:
+        found = SpecialistMembership(brand_id=brand.slug, user_id=user.id)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def is_member(session: Session, brand: BrandConfig, user: User) -> bool:
+    """Whether ``user`` may use ``brand`` (its own account, or a specialist working there)."""
+    if user.role == "specialist":
+        return user.network == network_id(brand) and bool(session.scalar(
+            select(SpecialistMembership.id).where(
+                SpecialistMembership.brand_id == brand.slug,
+                SpecialistMembership.user_id == user.id,
+                SpecialistMembership.active.is_(True),
+            ).execution_options(all_brands=True)))
+    return user.realm == brand_realm(brand.slug)
+
+
+def authenticate(session: Session, brand: BrandConfig, email: str, password: str) -> User | None:
+    """The account of ``brand`` matching these credentials, or None. Operators never match."""
+    email = normalize_email(email)
+    candidates = session.scalars(select(User).where(
+        User.email == email,
+        User.realm.in_([brand_realm(brand.slug), network_realm(network_id(brand))]),
+    )).all()
+    for user in candidates:
+        if is_member(session, brand, user) and _verify(user, password):
+            user.last_sign_in_at = clock.now()
+            return user
+    _burn_time(password)
+    return None
+
+
+def issue_token(session: Session, user: User, purpose: str) -> str:
+    """A new single-use token for ``user``; earlier unused tokens of that purpose die."""
+    for old in session.scalars(select(Token).where(Token.user_id == user.id,
+                                                   Token.purpose == purpose,
+                                                   Token.used_at.is_(None))):
+        old.used_at = clock.now()
+    raw = secrets.token_urlsafe(32)
+    session.add(Token(user_id=user.id, purpose=purpose, token_hash=_digest(raw),
+                      expires_at=clock.now() + TOKEN_TTL[purpose]))
+    session.flush()
+    return raw
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def peek_token(session: Session, brand: BrandConfig, raw: str, purpose: str) -> User:
+    """The user a valid token belongs to on ``brand``; UserError when invalid, used or expired."""
+    token = session.scalar(select(Token).where(Token.token_hash == _digest(raw),
+                                               Token.purpose == purpose))
+    if token is None:
+        raise UserError(str(_l("This link is not valid.")), code="invalid_token", status=404)
+    user = session.get(User, token.user_id)
+    if user is None or not is_member(session, brand, user):
+        raise UserError(str(_l("This link is not valid.")), code="invalid_token", status=404)
+    if token.used_at is not None:
+        raise UserError(str(_l("This link has already been used. Ask for a new one.")),
+                        code="used_token", status=410)
+    if token.expires_at <= clock.now():
+        raise UserError(str(_l("This link has expired. Ask for a new one.")),
+                        code="expired_token", status=410)
+    return user
+
+
+def _consume(session: Session, raw: str) -> None:
+    token = session.scalar(select(Token).where(Token.token_hash == _digest(raw))
+                           .with_for_update())
+    if token is None or token.used_at is not None:
+        raise UserError(str(_l("This link has already been used. Ask for a new one.")),
+                        code="used_token", status=410)
+    token.used_at = clock.now()
+
+
+def reset_password(session: Session, brand: BrandConfig, raw: str, new_password: str) -> User:
+    """Set a new password from a reset link; the link dies and other sessions end."""
+    user = peek_token(session, brand, raw, "reset")
+    check_password_policy(new_password)
+    _consume(session, raw)
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.now()  # the reset mail reached them
+    return user
+
+
+def verify_email(session: Session, brand: BrandConfig, raw: str) -> User:
+    user = peek_token(session, brand, raw, "verify")
+    _consume(session, raw)
+    user.email_verified_at = user.email_verified_at or clock.now()
+    return user
+
+
+def change_password(session: Session, user: User, current_password: str,
+                    new_password: str) -> None:
+    if not _verify(user, current_password):
+        raise UserError(str(_l("The current password is not right.")), code="wrong_password",
+                        field="current_password")
+    check_password_policy(new_password)
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+
+
+def find_for_reset(session: Session, brand: BrandConfig, email: str) -> User | None:
+    email = normalize_email(email)
+    for user in session.scalars(select(User).where(
+        User.email == email,
+        User.realm.in_([brand_realm(brand.slug), network_realm(network_id(brand))]),
+    )):
+        if is_member(session, brand, user):
+            return user
+    return None
+
+
+def organization_roster(session: Session, actor: User, brand: BrandConfig) -> list[User]:
+    """Members of the actor's organization on ``brand``: accounts only, never health data."""
+    if actor.role != "org_admin" or not actor.organization:
+        raise UserError("only organization admins see a roster", code="forbidden", status=403)
+    return list(session.scalars(select(User).where(
+        User.brand_id == brand.slug, User.role == "patient",
+        User.organization == actor.organization,
+    ).order_by(User.name)))

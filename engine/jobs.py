@@ -1,0 +1,74 @@
+"""Background jobs: rq on Redis when REDIS_URL is set, in-process otherwise.
+
+Jobs take ids, never objects, and are idempotent. A job enqueued inside a unit of work runs only
+after that unit commits (so it can see what the request wrote, and never runs for a rollback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+
+def _path(func: Callable[..., Any] | str) -> str:
+    return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default") -> str | None:
+    """Run ``func(*args)`` in the background (rq) or now (in-process). Returns the rq job id."""
+    from engine.runtime import current
+
+    redis_url = current().settings.redis_url
+    if redis_url:
+        from redis import Redis
+        from rq import Queue
+
+        job = Queue(queue, connection=Redis.from_url(redis_url)).enqueue(
+            _path(func), *args, job_timeout=600, result_ttl=3600, failure_ttl=7 * 86400
+        )
+        return str(job.id)
+    try:
+        resolve(_path(func))(*args)
+    except Exception:  # in-process jobs must not break the request that enqueued them
+        log.exception("in-process job %s%r failed", _path(func), args)
+    return None
+
+
+def enqueue_after_commit(session: Session, func: Callable[..., Any] | str, *args: Any,
+                         queue: str = "default") -> None:
+    """Enqueue once ``session`` commits; dropped if it rolls back."""
+
+    @event.listens_for(session, "after_commit", once=True)
+    def _go(sess: Session) -> None:
+        enqueue(func, *args, queue=queue)
+
+    @event.listens_for(session, "after_soft_rollback", once=True)
+    def _drop(sess: Session, previous: Any) -> None:
+        if event.contains(sess, "after_commit", _go):
+            event.remove(sess, "after_commit", _go)
+
+
+def run_worker(queues: list[str], burst: bool = False) -> None:
+    """`cli.py worker`: an rq worker on REDIS_URL."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from engine.runtime import current
+
+    url = current().settings.redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set: without Redis, jobs run in the web process")
+    conn = Redis.from_url(url)
+    Worker([Queue(q, connection=conn) for q in queues], connection=conn).work(burst=burst)

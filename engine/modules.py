@@ -1,0 +1,153 @@
+"""The module contract and registry.
+
+A module is a package exporting ``module: Module``. Built-in modules live in the top-level
+``modules`` package; installed packages add modules through the ``daraport.modules`` entry point
+group. The engine never imports a module by name: it discovers them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Blueprint
+from pydantic import BaseModel, ConfigDict
+
+PORTALS = ("patient", "specialist", "org", "partners")
+PORTAL_PREFIX = {"patient": "", "specialist": "/specialist", "org": "/org", "partners": "/partners"}
+
+
+class ModuleSettings(BaseModel):
+    """Base of every module's settings section in brand YAML (``modules.<name>``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A blueprint mounted in one portal, under ``PORTAL_PREFIX[portal] + url_prefix``."""
+
+    blueprint: Blueprint
+    portal: str = "patient"
+    url_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.portal not in PORTALS:
+            raise ValueError(f"unknown portal {self.portal!r}; portals are {', '.join(PORTALS)}")
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A link in a portal's navigation, shown when the user holds ``permission``."""
+
+    portal: str
+    endpoint: str
+    label: Any  # a lazy translatable string
+    permission: str | None = None
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    title: str
+    requires: tuple[str, ...] = ()
+    settings: type[ModuleSettings] = ModuleSettings
+    mounts: tuple[Mount, ...] = ()
+    # permission name -> roles that hold it by default
+    permissions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    nav: tuple[NavEntry, ...] = ()
+    # journey modes this module provides (see BrandConfig.journey)
+    journeys: tuple[str, ...] = ()
+    jobs: tuple[Callable[..., Any], ...] = ()
+    cli: click.Group | None = None
+    template_folder: Path | None = None
+    # import path of the module holding its SQLAlchemy models (for metadata and Alembic)
+    models: str | None = None
+    # hook called with (app, brand) when a brand app mounts this module
+    on_mount: Callable[..., None] | None = None
+
+    def __post_init__(self) -> None:
+        for perm in self.permissions:
+            if not perm.startswith(self.name + "."):
+                raise ValueError(f"module {self.name}: permission {perm!r} must start with "
+                                 f"'{self.name}.'")
+
+
+class ModuleRegistry:
+    """Every module known to this process, by name."""
+
+    def __init__(self, modules: Mapping[str, Module]):
+        self._modules = dict(sorted(modules.items()))
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._modules.values())
+
+    def names(self) -> list[str]:
+        return list(self._modules)
+
+    def journey_providers(self) -> dict[str, str]:
+        """journey mode -> module name providing it."""
+        return {mode: m.name for m in self for mode in m.journeys}
+
+    def import_models(self) -> None:
+        for m in self:
+            if m.models:
+                importlib.import_module(m.models)
+
+
+def _load_builtin() -> dict[str, Module]:
+    import modules as builtin  # the top-level package of core feature modules
+
+    found: dict[str, Module] = {}
+    for info in pkgutil.iter_modules(builtin.__path__):
+        pkg = importlib.import_module(f"modules.{info.name}")
+        manifest = getattr(pkg, "module", None)
+        if not isinstance(manifest, Module):
+            raise RuntimeError(f"modules/{info.name} exports no `module: Module` manifest")
+        found[manifest.name] = manifest
+    return found
+
+
+def _load_entry_points() -> dict[str, Module]:
+    found: dict[str, Module] = {}
+    for ep in entry_points(group="daraport.modules"):
+        manifest = ep.load()
+        if not isinstance(manifest, Module):
+            raise RuntimeError(f"entry point {ep.name} is not a Module")
+        found[manifest.name] = manifest
+    return found
+
+
+_registry: ModuleRegistry | None = None
+
+
+def registry() -> ModuleRegistry:
+    """The process-wide registry (built once; modules are code, so they do not change live)."""
+    global _registry
+    if _registry is None:
+        mods = _load_builtin()
+        for name, m in _load_entry_points().items():
+            if name in mods:
+                raise RuntimeError(f"module {name!r} is provided twice")
+            mods[name] = m
+        for m in mods.values():
+            for dep in m.requires:
+                if dep not in mods:
+                    raise RuntimeError(f"module {m.name} requires unknown module {dep!r}")
+        _registry = ModuleRegistry(mods)
+    return _registry

@@ -1,0 +1,229 @@
+"""The platform: every loaded brand, host -> brand app dispatch, and live config reload.
+
+The WSGI entry resolves the Host header once (exact match on a domain map built at load; port
+ignored) and hands the request to that brand's own Flask app. State is swapped atomically: a
+request holds the app it started with, so a rebuild never fails an in-flight request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from engine.app import BrandLoadError, build_brand_app
+from engine.config import BrandSet, LoadedBrand, load_brand_set
+from engine.config.loader import NETWORKS_FILE, brand_files, display_path
+from engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ServedBrand:
+    loaded: LoadedBrand
+    app: Flask
+
+    @property
+    def slug(self) -> str:
+        return self.loaded.config.slug
+
+
+@dataclass(frozen=True)
+class _State:
+    brands: dict[str, ServedBrand] = field(default_factory=dict)
+    hosts: dict[str, ServedBrand] = field(default_factory=dict)
+    aliases: dict[str, ServedBrand] = field(default_factory=dict)
+    # file -> errors for files that are broken now (their brand, if any, serves its last good)
+    errors: dict[Path, list[str]] = field(default_factory=dict)
+    fingerprint: tuple[tuple[str, int, int], ...] = ()
+
+
+def parse_host(raw: str) -> str:
+    """'Acme.Localhost:8000' -> 'acme.localhost'; '[::1]:80' -> '::1'."""
+    host = raw.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    body = b"Not Found\n"
+    start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
+                                     ("Content-Length", str(len(body))), ("Vary", "Host")])
+    return [body]
+
+
+class Platform:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._watch_pid: int | None = None
+        self._stop = threading.Event()
+        from engine.console.app import build_console_app
+
+        self.console = build_console_app(self)
+        self.reload()
+
+    # --- reading state ------------------------------------------------------------------------
+
+    @property
+    def brands(self) -> dict[str, ServedBrand]:
+        return self._state.brands
+
+    @property
+    def errors(self) -> dict[Path, list[str]]:
+        return self._state.errors
+
+    def app_for(self, slug: str) -> Flask:
+        return self._state.brands[slug].app
+
+    # --- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self._watch_pid != os.getpid() and self.runtime.settings.reload:
+            self.start_watching()
+        state = self._state
+        host = parse_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
+        served = state.hosts.get(host)
+        if served is not None:
+            return served.app(environ, start_response)
+        if host in self.runtime.settings.admin_hosts:
+            return self.console(environ, start_response)
+        alias = state.aliases.get(host)
+        if alias is not None:
+            return self._redirect(environ, start_response, alias)
+        return _not_found(environ, start_response)
+
+    @staticmethod
+    def _redirect(environ: dict[str, Any], start_response: StartResponse,
+                  served: ServedBrand) -> Iterable[bytes]:
+        raw = environ.get("HTTP_HOST", "")
+        port = raw.rsplit(":", 1)[1] if ":" in raw and not raw.endswith("]") else ""
+        target = f"{environ.get('wsgi.url_scheme', 'http')}://{served.loaded.config.domains[0]}"
+        target += f":{port}" if port else ""
+        target += environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "/")
+        if environ.get("QUERY_STRING"):
+            target += "?" + environ["QUERY_STRING"]
+        start_response("301 Moved Permanently", [("Location", target), ("Vary", "Host"),
+                                                  ("Content-Length", "0")])
+        return [b""]
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        d = self.runtime.settings.brands_dir
+        paths = brand_files(d)
+        if (d / NETWORKS_FILE).exists():
+            paths.append(d / NETWORKS_FILE)
+        out = []
+        for p in paths:
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            out.append((str(p), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Re-read the brands directory; rebuild only brands whose file changed.
+
+        Returns True when something changed. A broken file keeps its brand on the last good
+        config; the errors are kept for operators and /healthz.
+        """
+        with self._lock:
+            old = self._state
+            fingerprint = self._fingerprint()
+            if fingerprint == old.fingerprint and not force:
+                return False
+            rt = self.runtime
+            brand_set: BrandSet = load_brand_set(rt.settings.brands_dir, rt.registry,
+                                                 rt.settings.themes_dir)
+            brands: dict[str, ServedBrand] = {}
+            errors: dict[Path, list[str]] = {p: [str(e) for e in errs]
+                                             for p, errs in brand_set.errors.items()}
+            for slug, loaded in brand_set.brands.items():
+                previous = old.brands.get(slug)
+                if previous is not None and previous.loaded.revision == loaded.revision \
+                        and previous.loaded.path == loaded.path and not force:
+                    brands[slug] = previous
+                    continue
+                try:
+                    app = build_brand_app(loaded, rt)
+                except BrandLoadError as exc:
+                    errors[loaded.path] = [f"{display_path(loaded.path)}: {exc}"]
+                    if previous is not None:
+                        brands[slug] = previous
+                    continue
+                brands[slug] = ServedBrand(loaded, app)
+                if previous is not None:
+                    log.info("brand %s reloaded (revision %s)", slug, loaded.revision)
+            # A broken file keeps its brand serving on the last good config.
+            for path in errors:
+                for slug, prev in old.brands.items():
+                    if prev.loaded.path == path and slug not in brands:
+                        brands[slug] = prev
+            hosts, aliases = self._host_maps(brands, errors)
+            rt.config_errors = {
+                slug: errors[sb.loaded.path] for slug, sb in brands.items()
+                if sb.loaded.path in errors
+            }
+            self._state = _State(brands, hosts, aliases, errors, fingerprint)
+            return True
+
+    @staticmethod
+    def _host_maps(brands: dict[str, ServedBrand], errors: dict[Path, list[str]],
+                   ) -> tuple[dict[str, ServedBrand], dict[str, ServedBrand]]:
+        hosts: dict[str, ServedBrand] = {}
+        aliases: dict[str, ServedBrand] = {}
+        for slug in sorted(brands):
+            sb = brands[slug]
+            for host in sb.loaded.config.domains:
+                if host in hosts or host in aliases:
+                    errors.setdefault(sb.loaded.path, []).append(
+                        f"{display_path(sb.loaded.path)}: host {host} is served by brand "
+                        f"{(hosts.get(host) or aliases[host]).slug}; not taken over")
+                    continue
+                hosts[host] = sb
+            for host in sb.loaded.config.aliases:
+                if host not in hosts:
+                    aliases.setdefault(host, sb)
+        return hosts, aliases
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """Poll the brands directory in a daemon thread (one per process)."""
+        with self._lock:
+            if self._watch_pid == os.getpid():
+                return
+            self._watch_pid = os.getpid()
+            self._stop.clear()
+        thread = threading.Thread(target=self._watch, name="daraport-config-watch", daemon=True)
+        thread.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        self._watch_pid = None
+
+    def _watch(self) -> None:
+        interval = self.runtime.settings.reload_interval
+        while not self._stop.wait(interval):
+            try:
+                self.reload()
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("config reload failed")
+
+
+def create_platform(runtime: Runtime | None = None) -> Platform:
+    return Platform(runtime or Runtime.create())
+

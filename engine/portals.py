@@ -1,0 +1,112 @@
+"""The portals' shells: patient (/), specialist (/specialist), organization (/org) and
+affiliate (/partners). Modules add pages to them; navigation comes from enabled modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from engine.identity import services
+from engine.identity.permissions import has_permission, public, requires
+from engine.modules import PORTAL_PREFIX, NavEntry
+from engine.web import BrandContext, current_brand, db
+
+patient = Blueprint("portal_patient", __name__)
+specialist = Blueprint("portal_specialist", __name__, url_prefix=PORTAL_PREFIX["specialist"])
+org = Blueprint("portal_org", __name__, url_prefix=PORTAL_PREFIX["org"])
+partners = Blueprint("portal_partners", __name__, url_prefix=PORTAL_PREFIX["partners"])
+
+CORE_NAV = {
+    "patient": [NavEntry("patient", "portal_patient.me", _l("My account"),
+                         "core.portal.patient", 90)],
+    "specialist": [NavEntry("specialist", "portal_specialist.home", _l("Overview"),
+                            "core.portal.specialist", 0)],
+    "org": [NavEntry("org", "portal_org.home", _l("Overview"), "core.portal.org", 0),
+            NavEntry("org", "portal_org.roster", _l("Roster"), "core.org.roster.view", 10)],
+    "partners": [NavEntry("partners", "portal_partners.home", _l("Overview"),
+                          "core.portal.partners", 0)],
+}
+
+
+def current_portal() -> str:
+    path = request.path
+    for portal in ("specialist", "org", "partners"):
+        prefix = PORTAL_PREFIX[portal]
+        if path == prefix or path.startswith(prefix + "/"):
+            return portal
+    return "patient"
+
+
+def nav_links(ctx: BrandContext, portal: str) -> list[dict[str, Any]]:
+    """Links of ``portal`` the current user may follow, in order."""
+    entries = sorted([*CORE_NAV.get(portal, []), *ctx.nav.get(portal, [])],
+                     key=lambda e: e.order)
+    links = []
+    for e in entries:
+        if e.permission is not None and not has_permission(current_user, e.permission):
+            continue
+        url = url_for(e.endpoint)
+        links.append({"url": url, "label": str(e.label),
+                      "active": request.path == url or (url != "/" and
+                                                        request.path.startswith(url + "/"))})
+    return links
+
+
+def register(app: Flask, ctx: BrandContext, *, has_partners: bool) -> None:
+    app.register_blueprint(patient)
+    app.register_blueprint(specialist)
+    app.register_blueprint(org)
+    if has_partners:
+        app.register_blueprint(partners)
+
+    @app.context_processor
+    def _portal_context() -> dict[str, Any]:
+        portal = current_portal()
+        return {"brand": ctx.config, "brand_ctx": ctx, "portal": portal,
+                "nav": nav_links(ctx, portal) if request else []}
+
+
+@patient.route("/")
+@public
+def home() -> Any:
+    return render_template("portal/home.html")
+
+
+@patient.route("/me")
+@requires("core.portal.patient")
+def me() -> Any:
+    return render_template("portal/patient.html")
+
+
+@specialist.route("/", endpoint="home")
+@requires("core.portal.specialist")
+def home_specialist() -> Any:
+    return render_template("portal/specialist.html")
+
+
+@org.route("/", endpoint="home")
+@requires("core.portal.org")
+def home_org() -> Any:
+    cfg = current_brand.config
+    organization = next((o for o in cfg.organizations if o.slug == current_user.organization),
+                        None)
+    members = services.organization_roster(db(), current_user, cfg)  # type: ignore[arg-type]
+    return render_template("portal/org.html", organization=organization,
+                           member_count=len(members))
+
+
+@org.route("/roster")
+@requires("core.org.roster.view")
+def roster() -> Any:
+    members = services.organization_roster(db(), current_user, current_brand.config)  # type: ignore[arg-type]
+    return render_template("portal/roster.html", members=members)
+
+
+@partners.route("/", endpoint="home")
+@requires("core.portal.partners")
+def home_partners() -> Any:
+    return render_template("portal/partners.html")
+

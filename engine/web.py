@@ -1,0 +1,84 @@
+"""Request-side helpers shared by engine and module views: the brand, the db session, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from flask import current_app, g, jsonify, render_template, request
+from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
+
+from engine.config import BrandConfig
+from engine.db import brand_session
+from engine.modules import NavEntry
+from engine.runtime import Runtime
+
+
+@dataclass
+class BrandContext:
+    """Everything a brand app knows about its brand; ``app.extensions['daraport']``."""
+
+    config: BrandConfig
+    revision: str
+    path: Path
+    runtime: Runtime
+    role_permissions: dict[str, frozenset[str]]
+    nav: dict[str, list[NavEntry]] = field(default_factory=dict)
+    journey_endpoint: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.config.slug
+
+    @property
+    def network(self) -> str:
+        return network_id(self.config)
+
+
+def network_id(config: BrandConfig) -> str:
+    """The specialist network of a brand: a shared network's name or the brand's own."""
+    net = config.specialists.network
+    return f"own-{config.slug}" if net == "own" else net
+
+
+def _brand() -> BrandContext:
+    return cast(BrandContext, current_app.extensions["daraport"])
+
+
+current_brand: BrandContext = cast(BrandContext, LocalProxy(_brand))
+
+
+def db() -> Session:
+    """This request's session, scoped to the current brand; committed once at the boundary."""
+    if "db_session" not in g:
+        g.db_session = brand_session(_brand().runtime.sessions, _brand().slug)
+    return cast(Session, g.db_session)
+
+
+class UserError(Exception):
+    """An error the user caused and can act on; rendered as a page or a JSON problem."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None,
+                 status: int | None = None):
+        super().__init__(message)
+        self.message, self.code, self.field = message, code, field
+        if status is not None:
+            self.status = status
+
+
+def wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json" \
+        or request.path.startswith("/api/")
+
+
+def problem(status: int, code: str, message: str, field: str | None = None) -> Any:
+    """A JSON problem or a localized error page, by what the client asked for."""
+    if wants_json():
+        resp = jsonify({"error": code, "message": str(message), "field": field})
+        resp.status_code = status
+        return resp
+    return render_template("error.html", status=status, code=code, message=message), status

@@ -1,0 +1,1 @@
+"""Core feature modules. Each sub-package exports ``module: engine.modules.Module``."""
