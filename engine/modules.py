@@ -72,8 +72,11 @@ class Module:
     template_folder: Path | None = None
     # import path of the module holding its SQLAlchemy models (for metadata and Alembic)
     models: str | None = None
-    # hook called with (app, brand) when a brand app mounts this module
+    # hook called with (app, brand_context) when a brand app mounts this module
     on_mount: Callable[..., None] | None = None
+    # demo data: called as demo(session, brand_config, people) by `cli.py demo`, where
+    # people maps "specialists"/"patients"/... to the demo User rows created by the engine
+    demo: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         for perm in self.permissions:
