@@ -92,6 +92,30 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
+class SignInThrottle(Base):
+    """Failed sign-in attempts of one key (an account on a brand, or a client address).
+
+    Kept in the database so every web process sees the same counters. Keys are hashed: the
+    table holds no email address or IP in clear.
+    """
+
+    __tablename__ = "identity_sign_in_throttle"
+    __table_args__ = (
+        CheckConstraint("scope IN ('account','ip')", name="scope"),
+        CheckConstraint("failures >= 0", name="failures_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<SignInThrottle {self.scope} failures={self.failures} until={self.locked_until}>"
+
+
 def brand_realm(brand_id: str) -> str:
     return f"brand:{brand_id}"
 
