@@ -74,6 +74,11 @@ def facets(session: Session) -> dict[str, list[str]]:
     return out
 
 
+def listed_profiles(session: Session) -> list[Profile]:
+    """Every profile listed on the session's brand, by id (for journeys that rank them all)."""
+    return list(session.scalars(_listed(session).order_by(Profile.id)))
+
+
 def listed_profile(session: Session, profile_id: int) -> Profile:
     """A profile listed on the session's brand; 404 when not (whatever the reason)."""
     profile = session.scalar(_listed(session).where(Profile.id == profile_id))
