@@ -2,42 +2,48 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
-import types
-import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from engine.config.models import NetworksFile
+from engine.config.locate import ConfigError, Loc, dotted, from_validation, position, suggest
+from engine.config.models import Journey, NetworksFile
 from engine.config.schema import BrandConfigBase, brand_model
 from engine.modules import ModuleRegistry
 
+__all__ = [
+    "CORE_PERMISSIONS",
+    "NETWORKS_FILE",
+    "BrandConfigError",
+    "BrandSet",
+    "ConfigError",
+    "LoadedBrand",
+    "brand_files",
+    "display_path",
+    "load_brand_set",
+    "load_brand_text",
+    "load_networks",
+    "parse_yaml",
+    "revision_of",
+    "suggest",
+    "yaml_rt",
+]
+
 NETWORKS_FILE = "_networks.yaml"
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class ConfigError:
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
 
 
 class BrandConfigError(Exception):
+    """One or more located errors of a brand file."""
+
     def __init__(self, errors: Sequence[ConfigError]):
         self.errors = list(errors)
         super().__init__("\n".join(map(str, errors)))
@@ -60,121 +66,36 @@ class BrandSet:
     revisions: dict[Path, str] = field(default_factory=dict)
 
     def all_errors(self) -> list[ConfigError]:
+        """Every error of every file, file by file."""
         return [e for errs in self.errors.values() for e in errs]
 
 
-def display_path(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+def display_path(path: Path, brands_dir: Path | None = None) -> str:
+    """How a file is named in messages: ``brands/acme-clinic.yaml`` (relative to the parent of
+    ``brands_dir`` when it lies there), else relative to the working directory when inside it,
+    else absolute."""
+    path = Path(os.path.abspath(path))
+    bases = [Path(os.path.abspath(brands_dir)).parent] if brands_dir is not None else []
+    bases.append(Path.cwd())
+    for base in bases:
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return str(path)
 
 
 def revision_of(text: str | bytes) -> str:
+    """The revision of a file: a short hash of its content."""
     data = text.encode() if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:16]
 
 
 def yaml_rt() -> YAML:
+    """The round-trip YAML reader/writer, set up for the layout of brand files."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 100
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
-
-
-# --- locating errors -------------------------------------------------------------------------
-
-
-def _position(doc: Any, loc: Loc, *, key: bool = False) -> tuple[int, int]:
-    """1-based (line, column) of the node at ``loc``; the deepest existing ancestor otherwise.
-
-    With ``key`` the position of the last key itself rather than its value.
-    """
-    node = doc
-    line, col = getattr(doc.lc, "line", 0), getattr(doc.lc, "col", 0)
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, CommentedMap) and part in node:
-            pos = node.lc.key(part) if (key and last) else node.lc.value(part)
-            if pos is not None and pos[0] is not None:
-                line, col = pos
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            pos = node.lc.item(part)
-            if pos is not None:
-                line, col = pos
-            node = node[part]
-        else:
-            break
-    return line + 1, col + 1
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """The model classes and containers an annotation may hold."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return [x for a in typing.get_args(annotation) for x in _unwrap(a)]
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    return [annotation]
-
-
-def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    """Field names allowed at ``loc`` inside ``model`` (for "did you mean" suggestions)."""
-    current: list[Any] = [model]
-    for part in loc:
-        nxt: list[Any] = []
-        for ann in current:
-            origin = typing.get_origin(ann)
-            if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(part, str):
-                f = ann.model_fields.get(part)
-                if f is not None:
-                    nxt.extend(_unwrap(f.annotation))
-            elif origin in (tuple, list) and isinstance(part, int):
-                nxt.extend(_unwrap(typing.get_args(ann)[0]))
-            elif origin is dict:
-                nxt.extend(_unwrap(typing.get_args(ann)[1]))
-        current = nxt
-    keys: list[str] = []
-    for ann in current:
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            keys.extend(ann.model_fields)
-    return keys
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _dotted(loc: Loc) -> str:
-    return ".".join(str(p) for p in loc) or "(root)"
-
-
-def _from_validation(file: str, doc: Any, exc: ValidationError,
-                     model: type[BaseModel]) -> list[ConfigError]:
-    errors = []
-    for err in exc.errors(include_url=False):
-        loc: Loc = tuple(p for p in err["loc"] if p != "function-after")  # type: ignore[misc]
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif msg.startswith("Assertion failed, "):
-            msg = msg[len("Assertion failed, "):]
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc[:-1])
-            msg = f"unknown key '{loc[-1]}'{suggest(str(loc[-1]), allowed)}"
-            if allowed:
-                msg += f" (allowed: {', '.join(sorted(allowed))})"
-            line, col = _position(doc, loc, key=True)
-        elif err["type"] == "missing":
-            line, col = _position(doc, loc[:-1])
-            msg = f"missing required key '{loc[-1]}'"
-        else:
-            line, col = _position(doc, loc)
-        errors.append(ConfigError(file, line, col, _dotted(loc), msg))
-    return errors
 
 
 # --- reading one file ------------------------------------------------------------------------
@@ -184,10 +105,17 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[ConfigError]]:
     """Parse ``text`` round-trip; a syntax error becomes a ConfigError with its line."""
     try:
         doc = yaml_rt().load(text)
+    except DuplicateKeyError as exc:
+        mark, first = exc.problem_mark, exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        where = f" (first written at line {first.line + 1})" if first else ""
+        key = str(exc.problem or "").split('"')[1] if '"' in str(exc.problem) else "?"
+        return None, [ConfigError(file, line, col, "(yaml)",
+                                  f"duplicate key '{key}'{where}")]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(filter(None, [exc.context, exc.problem])) or str(exc)
+        problem = "; ".join(filter(None, [exc.context, exc.problem])) or str(exc)
         return None, [ConfigError(file, line, col, "(yaml)", f"YAML syntax error: {problem}")]
     except Exception as exc:  # ruamel raises plain errors for some malformed input
         return None, [ConfigError(file, 1, 1, "(yaml)", f"YAML error: {exc}")]
@@ -195,9 +123,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[ConfigError]]:
         return None, [ConfigError(file, 1, 1, "(root)", "the file is empty; a brand file is a "
                                   "mapping with slug, name, domains, ... (see brands/*.yaml)")]
     if not isinstance(doc, CommentedMap):
-        kind = type(doc).__name__.replace("Commented", "").lower()
+        kind = "list" if isinstance(doc, list) else f"single value ({doc!r:.40})"
         return None, [ConfigError(file, 1, 1, "(root)",
-                                  f"a brand file must be a mapping of keys, not a {kind}")]
+                                  f"the file must be a mapping of keys, not a {kind}")]
     return doc, []
 
 
@@ -210,53 +138,74 @@ def _plain(doc: Any) -> Any:
     return data
 
 
-def _semantic_checks(file: str, doc: Any, cfg: BrandConfigBase, registry: ModuleRegistry,
-                     themes_dir: Path, networks: NetworksFile,
-                     brands_dir: Path) -> list[ConfigError]:
+def _section(doc: Any, key: str) -> Mapping[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def enabled_in(doc: Any, registry: ModuleRegistry) -> set[str]:
+    """Installed modules switched on in a parsed brand file (valid or not)."""
+    return {name for name, sec in _section(doc, "modules").items()
+            if name in registry and (sec is None or (isinstance(sec, Mapping)
+                                                     and sec.get("enabled", True) is not False))}
+
+
+def _semantic_checks(file: str, doc: Any, registry: ModuleRegistry, themes_dir: Path,
+                     networks: NetworksFile, brands_dir: Path,
+                     known_bad: Collection[Loc]) -> list[ConfigError]:
+    """Rules pydantic cannot see (other files, installed modules, themes). They read the parsed
+    document, so they run even when the schema found errors, skipping places already reported."""
     errors: list[ConfigError] = []
 
     def err(loc: Loc, msg: str, *, key: bool = False) -> None:
-        line, col = _position(doc, loc, key=key)
-        errors.append(ConfigError(file, line, col, _dotted(loc), msg))
+        if any(bad and loc[:len(bad)] == bad for bad in known_bad):
+            return
+        line, col = position(doc, loc, key=key)
+        errors.append(ConfigError(file, line, col, dotted(loc), msg))
 
-    enabled = set(cfg.enabled_modules())
+    enabled = enabled_in(doc, registry)
     for name in sorted(enabled):
         for dep in registry[name].requires:
             if dep not in enabled:
                 err(("modules", name), f"module '{name}' requires module '{dep}', which is not "
                     f"enabled on this brand", key=True)
-    provider = registry.journey_providers().get(cfg.journey.mode)
-    if provider is None:
-        err(("journey", "mode"), f"no installed module provides the '{cfg.journey.mode}' journey")
-    elif provider not in enabled:
-        err(("journey", "mode"), f"journey '{cfg.journey.mode}' needs module '{provider}', "
-            f"which is not enabled on this brand")
+    mode = _section(doc, "journey").get("mode")
+    if isinstance(mode, str) and mode in get_args(Journey.model_fields["mode"].annotation):
+        provider = registry.journey_providers().get(mode)
+        if provider is None:
+            err(("journey", "mode"), f"no installed module provides the '{mode}' journey")
+        elif provider not in enabled:
+            err(("journey", "mode"), f"journey '{mode}' needs module '{provider}', which is not "
+                f"enabled on this brand")
     themes = sorted(p.name for p in themes_dir.iterdir() if (p / "templates").is_dir()) \
         if themes_dir.is_dir() else []
-    if cfg.theme.name not in themes:
-        err(("theme", "name"), f"unknown theme '{cfg.theme.name}'"
-            f"{suggest(cfg.theme.name, themes)} (themes: {', '.join(themes)})")
-    elif cfg.theme.logo and not cfg.theme.logo.startswith("https://"):
-        candidates = [themes_dir / cfg.theme.name / "static" / cfg.theme.logo,
-                      themes_dir / "base" / "static" / cfg.theme.logo]
+    theme = _section(doc, "theme")
+    name, logo = theme.get("name", "base"), theme.get("logo")
+    if isinstance(name, str) and name not in themes:
+        err(("theme", "name"), f"unknown theme '{name}'{suggest(name, themes)} "
+            f"(themes: {', '.join(themes)})")
+    elif isinstance(name, str) and isinstance(logo, str) and not logo.startswith("https://"):
+        candidates = [themes_dir / name / "static" / logo, themes_dir / "base" / "static" / logo]
         if not any(c.is_file() for c in candidates):
-            err(("theme", "logo"), f"logo '{cfg.theme.logo}' is not in "
-                f"themes/{cfg.theme.name}/static/ nor themes/base/static/")
-    net = cfg.specialists.network
-    if net != "own" and net not in networks.networks:
+            err(("theme", "logo"), f"logo '{logo}' is not in themes/{name}/static/ "
+                f"nor themes/base/static/")
+    net = _section(doc, "specialists").get("network")
+    if isinstance(net, str) and net != "own" and net not in networks.networks:
         known = sorted(networks.networks)
         err(("specialists", "network"), f"unknown network '{net}'{suggest(net, known)} "
-            f"(declare shared networks in brands/{NETWORKS_FILE}, or use 'own')")
+            f"(declare shared networks in {NETWORKS_FILE}, or use 'own')")
     known_perms = {p for m in registry for p in m.permissions} | CORE_PERMISSIONS
-    for role, perms in cfg.permissions.deny.items():
-        for i, perm in enumerate(perms):
-            if perm not in known_perms:
+    for role, perms in _section(_section(doc, "permissions"), "deny").items():
+        for i, perm in enumerate(perms if isinstance(perms, list) else []):
+            if isinstance(perm, str) and perm not in known_perms:
                 err(("permissions", "deny", role, i),
                     f"unknown permission '{perm}'{suggest(perm, known_perms)}")
-    for i, doc_cfg in enumerate(cfg.consent):
-        if not (brands_dir / doc_cfg.file).is_file():
-            err(("consent", i, "file"), f"consent text '{doc_cfg.file}' not found under "
-                f"{display_path(brands_dir)}/")
+    consent = doc.get("consent")
+    for i, item in enumerate(consent if isinstance(consent, list) else []):
+        text_file = item.get("file") if isinstance(item, Mapping) else None
+        if isinstance(text_file, str) and not (brands_dir / text_file).is_file():
+            err(("consent", i, "file"), f"consent text '{text_file}' not found under "
+                f"{display_path(brands_dir, brands_dir)}/")
     return errors
 
 
@@ -274,33 +223,45 @@ CORE_PERMISSIONS = frozenset({
 def load_brand_text(text: str, path: Path, registry: ModuleRegistry, themes_dir: Path,
                     networks: NetworksFile, brands_dir: Path | None = None,
                     ) -> tuple[BrandConfigBase | None, Any, list[ConfigError]]:
-    """Validate one brand file's text. Returns (config or None, round-trip doc, errors)."""
-    file = display_path(path)
+    """Validate one brand file's text. Returns (config or None, round-trip doc, errors).
+
+    Every error of the file is reported: schema errors and the checks against installed
+    modules, themes, networks and consent texts together.
+    """
+    brands_dir = brands_dir or path.parent
+    file = display_path(path, brands_dir)
     doc, errors = parse_yaml(text, file)
     if errors:
         return None, doc, errors
     model = brand_model(registry)
+    cfg: BrandConfigBase | None = None
+    bad: list[Loc] = []
     try:
         cfg = model.model_validate(_plain(doc))
     except ValidationError as exc:
-        return None, doc, _from_validation(file, doc, exc, model)
-    errors = _semantic_checks(file, doc, cfg, registry, themes_dir, networks,
-                              brands_dir or path.parent)
+        errors, bad = from_validation(file, doc, exc, model)
+    errors += _semantic_checks(file, doc, registry, themes_dir, networks, brands_dir, bad)
+    errors.sort(key=lambda e: (e.line, e.column))
     return (None if errors else cfg), doc, errors
 
 
 def load_networks(brands_dir: Path) -> tuple[NetworksFile, list[ConfigError]]:
+    """The shared specialist networks of ``brands_dir/_networks.yaml`` (none when absent)."""
     path = brands_dir / NETWORKS_FILE
     if not path.exists():
         return NetworksFile(), []
-    file = display_path(path)
-    doc, errors = parse_yaml(path.read_text(encoding="utf-8"), file)
+    file = display_path(path, brands_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return NetworksFile(), [ConfigError(file, 1, 1, "(file)", f"cannot read: {exc}")]
+    doc, errors = parse_yaml(text, file)
     if errors:
         return NetworksFile(), errors
     try:
         return NetworksFile.model_validate(dict(doc)), []
     except ValidationError as exc:
-        return NetworksFile(), _from_validation(file, doc, exc, NetworksFile)
+        return NetworksFile(), from_validation(file, doc, exc, NetworksFile)[0]
 
 
 def brand_files(brands_dir: Path) -> list[Path]:
@@ -314,24 +275,32 @@ def brand_files(brands_dir: Path) -> list[Path]:
 
 def load_brand_set(brands_dir: Path, registry: ModuleRegistry, themes_dir: Path,
                    paths: Sequence[Path] | None = None,
-                   texts: Mapping[Path, str] | None = None) -> BrandSet:
+                   texts: Mapping[Path, str] | None = None, *,
+                   incumbents: Collection[Path] = (),
+                   fallback_networks: NetworksFile | None = None) -> BrandSet:
     """Load and validate every brand file, then check the rules that span files.
 
     ``texts`` replaces the on-disk text of some files (used to validate an edit before writing).
+    ``incumbents`` are files whose brands are being served: in a clash of slug or host they keep
+    their claim and the newcomer gets the error (otherwise the later file by name does).
+    ``fallback_networks`` is used when ``_networks.yaml`` is broken (its errors are reported),
+    so a running platform keeps validating brands against the last good networks.
     """
     result = BrandSet()
     networks, net_errors = load_networks(brands_dir)
-    result.networks = networks
     if net_errors:
         result.errors[brands_dir / NETWORKS_FILE] = net_errors
+        networks = fallback_networks or networks
+    result.networks = networks
     texts = dict(texts or {})
     docs: dict[Path, Any] = {}
+    valid: list[LoadedBrand] = []
     for path in (paths if paths is not None else brand_files(brands_dir)):
         path = Path(path)
         try:
             text = texts[path] if path in texts else path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            result.errors[path] = [ConfigError(display_path(path), 1, 1, "(file)",
+            result.errors[path] = [ConfigError(display_path(path, brands_dir), 1, 1, "(file)",
                                                f"cannot read: {exc}")]
             continue
         result.revisions[path] = revision_of(text)
@@ -340,36 +309,40 @@ def load_brand_set(brands_dir: Path, registry: ModuleRegistry, themes_dir: Path,
         if errors:
             result.errors[path] = errors
         elif cfg is not None:
-            result.brands[str(path)] = LoadedBrand(cfg, path, result.revisions[path], text)
-    _cross_file_checks(result, docs)
-    result.brands = {lb.config.slug: lb for lb in result.brands.values()}
+            valid.append(LoadedBrand(cfg, path, result.revisions[path], text))
+    first = set(incumbents)
+    valid.sort(key=lambda lb: (lb.path not in first, lb.path.name))
+    for lb in _cross_file_checks(valid, docs, result, brands_dir):
+        result.brands[lb.config.slug] = lb
     return result
 
 
-def _cross_file_checks(result: BrandSet, docs: Mapping[Path, Any]) -> None:
-    """Slugs and hosts are unique across the set; the later file (by name) gets the error."""
+def _cross_file_checks(brands: Sequence[LoadedBrand], docs: Mapping[Path, Any],
+                       result: BrandSet, brands_dir: Path) -> list[LoadedBrand]:
+    """Slugs and hosts are unique across the set: the first claim (in ``brands`` order) wins,
+    a later file claiming the same gets an error. Returns the brands without errors."""
     slugs: dict[str, Path] = {}
     hosts: dict[str, Path] = {}
-    for _key, lb in sorted(result.brands.items()):
+    ok = []
+    for lb in brands:
         cfg, path, doc = lb.config, lb.path, docs[lb.path]
-        file = display_path(path)
+        file = display_path(path, brands_dir)
         errors: list[ConfigError] = []
         if cfg.slug in slugs:
-            line, col = _position(doc, ("slug",))
+            line, col = position(doc, ("slug",))
             errors.append(ConfigError(file, line, col, "slug", f"slug '{cfg.slug}' is already "
-                                      f"used by {display_path(slugs[cfg.slug])}"))
-        else:
-            slugs[cfg.slug] = path
+                                      f"used by {display_path(slugs[cfg.slug], brands_dir)}"))
         for field_name in ("domains", "aliases"):
             for i, host in enumerate(getattr(cfg, field_name)):
                 if host in hosts:
-                    line, col = _position(doc, (field_name, i))
+                    line, col = position(doc, (field_name, i))
                     errors.append(ConfigError(file, line, col, f"{field_name}.{i}",
                                               f"host '{host}' is already claimed by "
-                                              f"{display_path(hosts[host])}"))
-                else:
-                    hosts[host] = path
+                                              f"{display_path(hosts[host], brands_dir)}"))
         if errors:
-            result.errors.setdefault(path, []).extend(errors)
-    for path in result.errors:
-        result.brands.pop(str(path), None)
+            result.errors[path] = errors
+            continue
+        slugs[cfg.slug] = path
+        hosts.update({h: path for h in (*cfg.domains, *cfg.aliases)})
+        ok.append(lb)
+    return ok

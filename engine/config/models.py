@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,7 +39,9 @@ def _hostname(value: str) -> str:
 
 def _timezone(value: str) -> str:
     if value not in _zones():
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Madrid')")
+        close = difflib.get_close_matches(value, sorted(_zones()), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else " (e.g. 'Europe/Madrid')"
+        raise ValueError(f"{value!r} is not an IANA time zone{hint}")
     ZoneInfo(value)
     return value
 
@@ -61,7 +65,9 @@ def _secret_ref(value: str) -> str:
 
 Hostname = Annotated[str, AfterValidator(_hostname)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
-SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+SecretRef = Annotated[str, AfterValidator(_secret_ref), WithJsonSchema({
+    "type": "string", "pattern": r"^env:[A-Z][A-Z0-9_]*$",
+    "description": "the name of an environment variable holding the secret: env:NAME"})]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
