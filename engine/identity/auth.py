@@ -92,12 +92,24 @@ def init_app(app: Flask) -> None:
 
 def _safe_next(default: str) -> str:
     """Only same-site relative targets (no open redirect)."""
-    target = request.values.get("next") or ""
+    return safe_next_target(request.values.get("next") or "", default)
+
+
+def safe_next_target(target: str, default: str) -> str:
+    r"""``target`` when it is a path on this site, else ``default``.
+
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: any control character,
+    blank or backslash disqualifies the target.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
+        return default
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and "\\" not in target:
-        return target
-    return default
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def home_for(user: User) -> str:
@@ -159,14 +171,18 @@ def signup() -> Any:
 @public
 def signin() -> Any:
     form = SignInForm()
+    status = 200 if request.method == "GET" else 400
     if form.validate_on_submit():
-        user = services.authenticate(db(), current_brand.config, form.email.data or "",
-                                     form.password.data or "")
-        if user is not None:
+        try:
+            user = services.sign_in(db(), current_brand.config, form.email.data or "",
+                                    form.password.data or "", ip=request.remote_addr)
+        except UserError as exc:
+            # The same message for an unknown email and a wrong password.
+            form.password.errors.append(exc.message)
+            status = exc.status
+        else:
             _start_session(user)
             return redirect(_safe_next(home_for(user)))
-        form.password.errors.append(_("Email or password is not right."))
-    status = 200 if request.method == "GET" else 401 if form.email.data else 400
     return render_template("account/signin.html", form=form), status
 
 
@@ -242,7 +258,9 @@ def _timezones() -> list[str]:
 @bp.route("/settings", methods=["GET", "POST"])
 @requires("core.account.manage")
 def settings() -> Any:
-    user: User = current_user  # type: ignore[assignment]
+    # The real object, not the proxy: login_user() below stores it, and a stored proxy would
+    # resolve to itself (endless recursion).
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     cfg = current_brand.config
     form = SettingsForm(obj=user, prefix="profile")
     form.locale.choices = [(loc, loc) for loc in cfg.locales]

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _ln
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.config import BrandConfig
+from engine.identity import throttle
 from engine.identity.models import (
     PLATFORM_REALM,
     SpecialistMembership,
@@ -29,14 +31,17 @@ TOKEN_TTL = {"reset": timedelta(hours=1), "verify": timedelta(days=3)}
 
 
 def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding blanks."""
     return email.strip().lower()
 
 
 def hash_password(password: str) -> str:
+    """An argon2 hash of ``password`` with the runtime's parameters."""
     return current().hasher.hash(password)
 
 
 def check_password_policy(password: str) -> None:
+    """Refuse passwords that are too short or absurdly long (UserError on field password)."""
     if len(password) < MIN_PASSWORD:
         raise UserError(str(_l("Use at least %(n)d characters.", n=MIN_PASSWORD)),
                         code="weak_password", field="password")
@@ -164,6 +169,37 @@ def authenticate(session: Session, brand: BrandConfig, email: str, password: str
     return None
 
 
+def sign_in(session: Session, brand: BrandConfig, email: str, password: str,
+            ip: str | None) -> User:
+    """Sign-in with the throttle: the account of ``brand`` for these credentials.
+
+    Raises a 429 UserError while the email (on this brand) or the client address is locked out
+    after repeated failures, and a 401 UserError, the same whether or not the email has an
+    account, for wrong credentials. A success clears the account's failure counter.
+    """
+    wait = throttle.locked_for(session, brand, email, ip)
+    if wait:
+        raise _throttled(wait)
+    user = authenticate(session, brand, email, password)
+    if user is None:
+        wait = throttle.record_failure(session, brand, email, ip)
+        if wait:
+            raise _throttled(wait)
+        raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
+                        field="password", status=401)
+    throttle.clear_account(session, brand, email)
+    return user
+
+
+def _throttled(seconds: int) -> UserError:
+    minutes = max(1, -(-seconds // 60))
+    return UserError(str(_ln("Too many failed attempts to sign in. Wait %(num)d minute and "
+                             "try again, or reset your password.",
+                             "Too many failed attempts to sign in. Wait %(num)d minutes and "
+                             "try again, or reset your password.", minutes)),
+                     code="too_many_attempts", field="password", status=429)
+
+
 def issue_token(session: Session, user: User, purpose: str) -> str:
     """A new single-use token for ``user``; earlier unused tokens of that purpose die."""
     for old in session.scalars(select(Token).where(Token.user_id == user.id,
@@ -221,6 +257,7 @@ def reset_password(session: Session, brand: BrandConfig, raw: str, new_password:
 
 
 def verify_email(session: Session, brand: BrandConfig, raw: str) -> User:
+    """Confirm the email address of the account a verification link belongs to (single use)."""
     user = peek_token(session, brand, raw, "verify")
     _consume(session, raw)
     user.email_verified_at = user.email_verified_at or clock.now()
@@ -229,6 +266,7 @@ def verify_email(session: Session, brand: BrandConfig, raw: str) -> User:
 
 def change_password(session: Session, user: User, current_password: str,
                     new_password: str) -> None:
+    """Change ``user``'s password; every other signed-in session of the user ends."""
     if not _verify(user, current_password):
         raise UserError(str(_l("The current password is not right.")), code="wrong_password",
                         field="current_password")
@@ -238,6 +276,7 @@ def change_password(session: Session, user: User, current_password: str,
 
 
 def find_for_reset(session: Session, brand: BrandConfig, email: str) -> User | None:
+    """The account of ``brand`` a reset link for ``email`` should go to, if any."""
     email = normalize_email(email)
     for user in session.scalars(select(User).where(
         User.email == email,
@@ -251,8 +290,26 @@ def find_for_reset(session: Session, brand: BrandConfig, email: str) -> User | N
 def organization_roster(session: Session, actor: User, brand: BrandConfig) -> list[User]:
     """Members of the actor's organization on ``brand``: accounts only, never health data."""
     if actor.role != "org_admin" or not actor.organization:
-        raise UserError("only organization admins see a roster", code="forbidden", status=403)
+        raise UserError(str(_l("Only organization administrators see the roster.")),
+                        code="forbidden", status=403)
     return list(session.scalars(select(User).where(
         User.brand_id == brand.slug, User.role == "patient",
         User.organization == actor.organization,
     ).order_by(User.name)))
+
+
+def brand_users(session: Session, actor: User | None, brand: BrandConfig) -> list[User]:
+    """Every account that can sign in on ``brand``: its own accounts and its specialists.
+
+    ``actor`` None is the platform operator at the command line; a signed-in actor must be an
+    operator.
+    """
+    if actor is not None and actor.role != "operator":
+        raise UserError(str(_l("Only operators list the accounts of a brand.")),
+                        code="forbidden", status=403)
+    specialists = select(SpecialistMembership.user_id).where(
+        SpecialistMembership.brand_id == brand.slug).execution_options(all_brands=True)
+    return list(session.scalars(select(User).where(
+        (User.realm == brand_realm(brand.slug))
+        | ((User.realm == network_realm(network_id(brand))) & User.id.in_(specialists))
+    ).order_by(User.role, User.email)))
