@@ -1,15 +1,148 @@
-"""Operator console app (served on ``settings.admin_hosts``)."""
+"""Operator console app (served on ``settings.admin_hosts``): pure wiring.
+
+Its templates and stylesheet live beside it (engine/console/templates, engine/console/static)
+and its Jinja loader holds nothing else, so no brand theme can override an operator screen.
+Its session cookie is signed with its own key, derived from the platform secret, so no brand
+cookie is worth anything here (and the other way round).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import hmac
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Response, g, jsonify, render_template, send_from_directory
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import FileSystemLoader
+from werkzeug.exceptions import HTTPException, NotFound
+
+from engine.app import _SessionInterface
+from engine.console import auth, i18n, views
+from engine.console.state import EXTENSION
+from engine.identity.permissions import public
+from engine.web import UserError, wants_json
 
 if TYPE_CHECKING:
     from engine.platform import Platform
 
+CONSOLE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = CONSOLE_DIR / "static"
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def console_secret(platform_secret: str) -> str:
+    """The console's signing key; never equal to a brand's (those use ``brand:<slug>``)."""
+    return hmac.new(platform_secret.encode(), b"console:operators", hashlib.sha256).hexdigest()
+
 
 def build_console_app(platform: Platform) -> Flask:
-    app = Flask("daraport.console")
+    """The operator console for ``platform`` (reads its brands, errors and runtime live)."""
+    app = Flask("daraport.console", static_folder=None, template_folder=None,
+                root_path=str(CONSOLE_DIR))
+    app.config.update(
+        SECRET_KEY=console_secret(platform.runtime.settings.secret_key),
+        SESSION_COOKIE_NAME="daraport_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,  # secure whenever the request came over HTTPS
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 8,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _SessionInterface()
+    app.jinja_loader = FileSystemLoader(CONSOLE_DIR / "templates")  # type: ignore[assignment]
+    app.extensions[EXTENSION] = platform
+
+    i18n.init_app(app)  # first: every later hook and error page renders in the console catalog
+    CSRFProtect(app)
+    auth.init_app(app)
+    app.register_blueprint(views.bp)
+
+    @app.route("/static/<path:filename>", endpoint="static")
+    @public
+    def static(filename: str) -> Response:
+        if not (STATIC_DIR / filename).is_file():
+            raise NotFound()
+        return send_from_directory(STATIC_DIR, filename, max_age=3600)
+
+    _wire_request_cycle(app)
     return app
+
+
+def _error_page(status: int, message: str) -> Any:
+    """A JSON problem or the console's own error page (never a brand's)."""
+    if wants_json():
+        resp = jsonify({"error": status, "message": str(message), "field": None})
+        resp.status_code = status
+        return resp
+    return render_template("console/error.html", status=status, message=message), status
+
+
+_MESSAGES: dict[int, Any] = {
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in to continue."),
+    403: _l("Only platform operators may use the console."),
+    404: _l("We could not find this page."),
+    405: _l("This action is not allowed here."),
+    413: _l("The request is too large."),
+}
+
+
+def _wire_request_cycle(app: Flask) -> None:
+    @app.after_request
+    def _finish(resp: Response) -> Response:
+        session = g.pop("console_db", None)
+        if session is not None:
+            try:
+                if resp.status_code < 500:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("console_db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.errorhandler(UserError)
+    def _user_error(exc: UserError) -> Any:
+        return _error_page(exc.status, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        return _error_page(400, _("This form has expired or was not sent from this site. "
+                                  "Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400 or exc.response is not None:
+            return exc
+        return _error_page(exc.code, str(_MESSAGES.get(exc.code) or _("Something went wrong.")))
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Any:
+        session = g.pop("console_db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+        if app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
+        app.logger.exception("unhandled error in the operator console")
+        return _error_page(500, _("Something went wrong on our side. Please try again."))
