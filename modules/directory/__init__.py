@@ -28,6 +28,7 @@ def _on_mount(app: Flask, ctx: object) -> None:
 
 def _module() -> Module:
     from modules.directory.blueprint import bp, specialist_bp
+    from modules.directory.demo import demo
 
     return Module(
         name="directory",
@@ -43,6 +44,7 @@ def _module() -> Module:
         template_folder=Path(__file__).parent / "templates",
         models="modules.directory.models",
         on_mount=_on_mount,
+        demo=demo,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 from babel import Locale
@@ -27,7 +28,13 @@ from engine.identity.permissions import public, requires
 from engine.web import UserError, current_brand, db
 from modules.directory import services
 from modules.directory.models import MODALITIES
-from modules.directory.schemas import LANGUAGES, DirectoryQuery, ProfileInput
+from modules.directory.schemas import (
+    LANGUAGES,
+    DirectoryQuery,
+    ProfileInput,
+    profile_error_messages,
+    query_error_message,
+)
 
 bp = Blueprint("directory", __name__)
 specialist_bp = Blueprint("directory_profile", __name__)
@@ -50,14 +57,19 @@ def _settings() -> Any:
     return current_brand.config.module_settings("directory")
 
 
-def _photos_dir():  # type: ignore[no-untyped-def]
-    return current_brand.runtime.settings.data_dir / "directory-photos"
+def photos_dir(data_dir: Path) -> Path:
+    """Where profile photos live: the platform's data dir, never a static folder."""
+    return data_dir / "directory-photos"
 
 
-def _first_error(exc: ValidationError) -> UserError:
-    err = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in err["loc"])
-    return UserError(f"{field}: {err['msg']}", code="invalid", field=field)
+def _photos_dir() -> Path:
+    return photos_dir(current_brand.runtime.settings.data_dir)
+
+
+def _page_url(number: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = str(number)
+    return url_for("directory.index", **args)
 
 
 @bp.route("/")
@@ -66,30 +78,50 @@ def index() -> Any:
     try:
         query = DirectoryQuery.model_validate(request.args.to_dict())
     except ValidationError as exc:
-        raise _first_error(exc) from exc
+        field, message = query_error_message(exc)
+        raise UserError(message, code="invalid_query", field=field) from exc
     settings = _settings()
-    page = services.search(db(), current_brand.config, query, settings.page_size,
-                           settings.default_sort)
-    return render_template("directory/index.html", page=page, query=query,
-                           facets=services.facets(db()), settings=settings)
+    brand = current_brand.config
+    page = services.search(db(), brand, query, settings.page_size, settings.default_sort)
+    filtered = bool(query.q or query.specialty or query.language or query.modality)
+    return render_template(
+        "directory/index.html", page=page, query=query, facets=services.facets(db(), brand),
+        settings=settings, filtered=filtered,
+        prev_url=_page_url(page.page - 1) if page.page > 1 else None,
+        next_url=_page_url(page.page + 1) if page.page < page.pages else None,
+    )
 
 
 @bp.route("/<int:profile_id>")
 @public
 def profile(profile_id: int) -> Any:
-    found = services.listed_profile(db(), profile_id)
+    found = services.listed_profile(db(), profile_id, current_brand.config)
     return render_template("directory/profile.html", profile=found, settings=_settings())
 
 
 @bp.route("/<int:profile_id>/photo")
 @public
 def photo(profile_id: int) -> Any:
-    found = services.listed_profile(db(), profile_id)
-    if not found.photo:
+    found = services.listed_profile(db(), profile_id, current_brand.config)
+    if not found.photo or not _settings().show_photos:
         abort(404)
     resp = send_from_directory(_photos_dir(), found.photo, max_age=300)
-    resp.headers["Content-Security-Policy"] = "default-src 'none'"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Disposition"] = "inline"
     return resp
+
+
+def _form_values() -> dict[str, Any]:
+    return {
+        "display_name": request.form.get("display_name", ""),
+        "headline": request.form.get("headline", ""),
+        "bio": request.form.get("bio", ""),
+        "specialties": request.form.get("specialties", ""),
+        "languages": request.form.getlist("languages"),
+        "modalities": request.form.getlist("modalities"),
+        "visible": request.form.get("visible") == "on",
+    }
 
 
 @specialist_bp.route("/", methods=["GET", "POST"])
@@ -97,6 +129,7 @@ def photo(profile_id: int) -> Any:
 def edit() -> Any:
     actor = cast(User, current_user)
     session = db()
+    brand = current_brand.config
     profile = services.own_profile(session, actor)
     form = FlaskForm()  # CSRF only; fields are parsed with pydantic below
     errors: dict[str, str] = {}
@@ -107,37 +140,44 @@ def edit() -> Any:
         "specialties": ", ".join(profile.values("specialty")) if profile else "",
         "languages": profile.values("language") if profile else [],
         "modalities": profile.values("modality") if profile else [],
-        "visible": services.is_visible(session, profile) if profile else True,
+        "visible": services.is_visible(session, profile, brand) if profile else True,
     }
     if request.method == "POST" and form.validate_on_submit():
-        values = {
-            "display_name": request.form.get("display_name", ""),
-            "headline": request.form.get("headline", ""),
-            "bio": request.form.get("bio", ""),
-            "specialties": request.form.get("specialties", ""),
-            "languages": request.form.getlist("languages"),
-            "modalities": request.form.getlist("modalities"),
-            "visible": request.form.get("visible") == "on",
-        }
+        values = _form_values()
+        data: ProfileInput | None = None
         try:
             data = ProfileInput.model_validate(values)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                errors.setdefault(str(err["loc"][0]), err["msg"])
-        else:
-            services.save_profile(session, actor, current_brand.config, data)
-            upload = request.files.get("photo")
-            if upload is not None and upload.filename:
-                try:
-                    services.save_photo(session, actor, upload.read(), _photos_dir(),
-                                        _settings().photo_max_kb)
-                except UserError as exc:
-                    errors["photo"] = exc.message
-            if not errors:
-                flash(_("Your profile is saved."), "success")
-                return redirect(url_for("directory_profile.edit"))
+            errors.update(profile_error_messages(exc))
+        upload = request.files.get("photo")
+        photo_bytes: bytes | None = None
+        if upload is not None and upload.filename:
+            max_kb = _settings().photo_max_kb
+            # read one byte past the limit: enough to know it is too large
+            photo_bytes = upload.read(max_kb * 1024 + 1)
+            try:
+                services.check_photo(photo_bytes, max_kb)
+            except UserError as exc:
+                errors["photo"] = exc.message
+        # nothing is saved unless the whole form is acceptable
+        if data is not None and not errors:
+            profile = services.save_profile(session, actor, brand, data)
+            if photo_bytes is not None:
+                services.save_photo(session, actor, photo_bytes, _photos_dir(),
+                                    _settings().photo_max_kb)
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("directory_profile.edit"))
     elif request.method == "POST":
         errors["form"] = _("This form has expired. Reload the page and try again.")
+    listed = profile is not None and _is_listed(session, profile.id)
     return render_template("directory/edit.html", form=form, values=values, errors=errors,
-                           profile=profile, languages=LANGUAGES, modalities=MODALITIES), \
-        400 if errors else 200
+                           profile=profile, listed=listed, languages=LANGUAGES,
+                           modalities=MODALITIES), 400 if errors else 200
+
+
+def _is_listed(session: Any, profile_id: int) -> bool:
+    try:
+        services.listed_profile(session, profile_id, current_brand.config)
+    except UserError:
+        return False
+    return True

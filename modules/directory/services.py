@@ -1,4 +1,8 @@
-"""Directory rules: who is listed on a brand, search and filters, profile edits."""
+"""Directory rules: who is listed on a brand, search and filters, profile edits.
+
+Every query names its brand explicitly (``brand_id``) on top of the session's brand scoping, so
+the rules hold in a platform-wide session too (CLI, demo, jobs, another module's service).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,30 +29,57 @@ class Page:
     pages: int
 
 
-def _listed(session: Session) -> Select[tuple[Profile]]:
-    """Profiles visible on the session's brand: an active member, not hidden there.
+def _brand_id(session: Session, brand: BrandConfig | str | None) -> str:
+    """The brand a query is about: given explicitly, else the session's brand."""
+    if isinstance(brand, str):
+        return brand
+    if brand is not None:
+        return brand.slug
+    brand_id = session.info.get("brand_id")
+    if not brand_id:
+        raise ValueError("a directory query needs a brand (or a brand-scoped session)")
+    return str(brand_id)
 
-    The membership and listing tables are brand-scoped, so the session's brand applies.
+
+def _listed(session: Session, brand: BrandConfig | str | None = None) -> Select[tuple[Profile]]:
+    """Profiles listed on a brand: an active member there whose listing is not hidden.
+
+    No listing row means shown (a new member is listed until they hide their profile).
     """
+    brand_id = _brand_id(session, brand)
     return (
         select(Profile)
         .join(SpecialistMembership, and_(SpecialistMembership.user_id == Profile.user_id,
+                                         SpecialistMembership.brand_id == brand_id,
                                          SpecialistMembership.active.is_(True)))
-        .outerjoin(Listing, Listing.profile_id == Profile.id)
+        .outerjoin(Listing, and_(Listing.profile_id == Profile.id,
+                                 Listing.brand_id == brand_id))
         .where(or_(Listing.id.is_(None), Listing.visible.is_(True)))
     )
 
 
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with its wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def search(session: Session, brand: BrandConfig, query: DirectoryQuery,
            page_size: int, default_sort: str) -> Page:
-    """One page of the brand's listed specialists matching ``query``."""
-    stmt = _listed(session)
+    """One page of the brand's listed specialists matching ``query``.
+
+    A page past the end answers the last page. The cost is constant in the number of
+    specialists: a count, a page of profiles and one query for their tags.
+    """
+    stmt = _listed(session, brand)
     if query.q:
-        like = f"%{query.q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Profile.display_name).like(like),
-                              func.lower(Profile.headline).like(like),
-                              Profile.id.in_(select(Tag.profile_id).where(
-                                  Tag.kind == "specialty", Tag.value.like(like)))))
+        like = _like(query.q)
+        stmt = stmt.where(or_(
+            func.lower(Profile.display_name).like(like, escape="\\"),
+            func.lower(Profile.headline).like(like, escape="\\"),
+            Profile.id.in_(select(Tag.profile_id).where(
+                Tag.kind == "specialty", Tag.value.like(like, escape="\\"))),
+        ))
     for kind, value in (("specialty", query.specialty.lower()), ("language", query.language),
                         ("modality", query.modality)):
         if value:
@@ -55,51 +87,83 @@ def search(session: Session, brand: BrandConfig, query: DirectoryQuery,
                 Tag.kind == kind, Tag.value == value)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     pages = max(1, -(-total // page_size))
+    page = min(query.page, pages)
     order = (Profile.created_at.desc(), Profile.id.desc()) \
         if (query.sort or default_sort) == "newest" \
         else (func.lower(Profile.display_name), Profile.id)
     items = list(session.scalars(stmt.order_by(*order).limit(page_size)
-                                 .offset((min(query.page, pages) - 1) * page_size)))
-    return Page(items, total, min(query.page, pages), pages)
+                                 .offset((page - 1) * page_size)))
+    return Page(items, total, page, pages)
 
 
-def facets(session: Session) -> dict[str, list[str]]:
-    """The specialty, language and modality values present among listed profiles."""
-    listed_ids = _listed(session).with_only_columns(Profile.id).subquery()
-    rows = session.execute(select(Tag.kind, Tag.value).where(Tag.profile_id.in_(
-        select(listed_ids.c.id))).distinct().order_by(Tag.kind, Tag.value))
+def facets(session: Session, brand: BrandConfig | str | None = None) -> dict[str, list[str]]:
+    """The specialty, language and modality values present among the brand's listed profiles."""
+    listed_ids = _listed(session, brand).with_only_columns(Profile.id)
+    rows = session.execute(select(Tag.kind, Tag.value).where(Tag.profile_id.in_(listed_ids))
+                           .distinct().order_by(Tag.kind, Tag.value))
     out: dict[str, list[str]] = {"specialty": [], "language": [], "modality": []}
     for kind, value in rows:
         out[kind].append(value)
     return out
 
 
-def listed_profiles(session: Session) -> list[Profile]:
-    """Every profile listed on the session's brand, by id (for journeys that rank them all)."""
-    return list(session.scalars(_listed(session).order_by(Profile.id)))
+def listed_profiles(session: Session, brand: BrandConfig | str | None = None) -> list[Profile]:
+    """Every profile listed on the brand (default: the session's brand), tags loaded, by name.
+
+    For modules that rank or export the whole list (matching); pages use :func:`search`.
+    """
+    stmt = _listed(session, brand).order_by(func.lower(Profile.display_name), Profile.id)
+    return list(session.scalars(stmt))
 
 
-def listed_profile(session: Session, profile_id: int) -> Profile:
-    """A profile listed on the session's brand; 404 when not (whatever the reason)."""
-    profile = session.scalar(_listed(session).where(Profile.id == profile_id))
+def listed_profile(session: Session, profile_id: int,
+                   brand: BrandConfig | str | None = None) -> Profile:
+    """A profile listed on the brand; a 404 UserError when not, whatever the reason (absent,
+    hidden, on another brand only), so ids of other brands reveal nothing."""
+    profile = session.scalar(_listed(session, brand).where(Profile.id == profile_id))
     if profile is None:
-        raise UserError("This specialist is not listed here.", code="not_found", status=404)
+        raise UserError(str(_l("This specialist is not listed here.")), code="not_found",
+                        status=404)
     return profile
 
 
 def own_profile(session: Session, actor: User) -> Profile | None:
+    """The actor's profile (one per specialist, shared by every brand of the network)."""
     return session.scalar(select(Profile).where(Profile.user_id == actor.id))
 
 
-def is_visible(session: Session, profile: Profile) -> bool:
-    listing = session.scalar(select(Listing).where(Listing.profile_id == profile.id))
-    return listing is None or listing.visible
+def is_visible(session: Session, profile: Profile,
+               brand: BrandConfig | str | None = None) -> bool:
+    """Whether the profile's owner wants it listed on the brand (no listing row: yes)."""
+    found = listing(session, profile, brand)
+    return found is None or found.visible
+
+
+def listing(session: Session, profile: Profile,
+            brand: BrandConfig | str | None = None) -> Listing | None:
+    """The profile's listing row on the brand, if its owner ever chose to show or hide it."""
+    return session.scalar(select(Listing).where(Listing.profile_id == profile.id,
+                                                Listing.brand_id == _brand_id(session, brand)))
+
+
+def set_visible(session: Session, profile: Profile, brand: BrandConfig | str,
+                visible: bool) -> Listing:
+    """Show or hide ``profile`` on one brand (idempotent)."""
+    found = listing(session, profile, brand)
+    if found is None:
+        found = Listing(profile_id=profile.id, brand_id=_brand_id(session, brand),
+                        visible=visible)
+        session.add(found)
+    found.visible = visible
+    session.flush()
+    return found
 
 
 def save_profile(session: Session, actor: User, brand: BrandConfig, data: ProfileInput) -> Profile:
     """Create or update the actor's own profile and its visibility on ``brand``."""
     if actor.role != "specialist":
-        raise UserError("Only specialists have a profile.", code="forbidden", status=403)
+        raise UserError(str(_l("Only specialists have a profile.")), code="forbidden",
+                        status=403)
     profile = own_profile(session, actor)
     if profile is None:
         profile = Profile(user_id=actor.id, display_name=data.display_name)
@@ -109,16 +173,11 @@ def save_profile(session: Session, actor: User, brand: BrandConfig, data: Profil
     profile.bio = data.bio
     wanted = {("specialty", v) for v in data.specialties} \
         | {("language", v) for v in data.languages} | {("modality", v) for v in data.modalities}
+    have = {(t.kind, t.value) for t in profile.tags}
     profile.tags = [t for t in profile.tags if (t.kind, t.value) in wanted] + [
-        Tag(kind=k, value=v) for k, v in sorted(wanted)
-        if (k, v) not in {(t.kind, t.value) for t in profile.tags}]
+        Tag(kind=k, value=v) for k, v in sorted(wanted - have)]
     session.flush()
-    listing = session.scalar(select(Listing).where(Listing.profile_id == profile.id))
-    if listing is None:
-        listing = Listing(profile_id=profile.id, brand_id=brand.slug)
-        session.add(listing)
-    listing.visible = data.visible
-    session.flush()
+    set_visible(session, profile, brand, data.visible)
     return profile
 
 
@@ -135,24 +194,32 @@ def photo_kind(data: bytes) -> str | None:
     return None
 
 
-def save_photo(session: Session, actor: User, data: bytes, photos_dir: Path,
-               max_kb: int) -> Profile:
-    """Store an uploaded photo under a random name outside the web root."""
-    profile = own_profile(session, actor)
-    if profile is None:
-        raise UserError("Save your profile before adding a photo.", code="no_profile")
+def check_photo(data: bytes, max_kb: int) -> str:
+    """The extension of an acceptable photo; a UserError (field ``photo``) otherwise."""
     if len(data) > max_kb * 1024:
-        raise UserError(f"The photo is larger than {max_kb} KB.", code="too_large",
-                        field="photo")
+        raise UserError(str(_l("The photo is larger than %(n)d KB. Choose a smaller image.",
+                               n=max_kb)), code="too_large", field="photo")
     ext = photo_kind(data)
     if ext is None:
-        raise UserError("The photo must be a PNG, JPEG or WebP image.", code="bad_type",
+        raise UserError(str(_l("The photo must be a PNG, JPEG or WebP image.")),
+                        code="bad_type", field="photo")
+    return ext
+
+
+def save_photo(session: Session, actor: User, data: bytes, photos_dir: Path,
+               max_kb: int) -> Profile:
+    """Store an uploaded photo under a random name outside the web root (served by the app)."""
+    ext = check_photo(data, max_kb)
+    profile = own_profile(session, actor)
+    if profile is None:
+        raise UserError(str(_l("Save your profile before adding a photo.")), code="no_profile",
                         field="photo")
     photos_dir.mkdir(parents=True, exist_ok=True)
     name = secrets.token_hex(16) + ext
     (photos_dir / name).write_bytes(data)
     old = profile.photo
     profile.photo = name
+    session.flush()
     if old:
         (photos_dir / old).unlink(missing_ok=True)
     return profile
