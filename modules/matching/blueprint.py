@@ -1,19 +1,127 @@
-"""Matching views: the intake questionnaire and the shortlist."""
+"""Matching views: the intake questionnaire and the shortlist.
+
+The answers live in this request only: they are parsed, ranked against, echoed back into the
+page (so "change my answers" can refill the form) and dropped. No session, cookie, row or log
+line holds them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, render_template
+from babel import Locale
+from flask import Blueprint, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from engine.identity.permissions import public
-from engine.web import current_brand
+from engine.web import current_brand, db
+from modules.matching import services
+from modules.matching.settings import MatchingSettings, Question, Text
 
 bp = Blueprint("matching", __name__)
 
 
-@bp.route("/")
+def _settings() -> MatchingSettings:
+    return cast(MatchingSettings, current_brand.config.module_settings("matching"))
+
+
+def _locale() -> str:
+    return str(get_locale() or current_brand.config.locale)
+
+
+def label(text: Text | None) -> str:
+    """A brand-written label in the visitor's language (see services.label_for)."""
+    if text is None:
+        return ""
+    return services.label_for(text, _locale(), current_brand.config.locale)
+
+
+def _error_message(q: Question | None, code: str) -> str:
+    if q is None:
+        return _("The form had an answer to a question we did not ask. Reload the page and "
+                 "try again.")
+    if code == "required":
+        return _("Please answer this question.")
+    if q.type == "scale":
+        return _("Choose a number from %(low)d to %(high)d.", low=q.scale_min, high=q.scale_max)
+    if code == "too_long":
+        return _("Please keep your answer under %(num)d characters.", num=q.max_length)
+    if code == "not_a_choice" or q.type in ("single", "multiple"):
+        return _("Choose one of the options shown.")
+    return _("This answer could not be read. Please try again.")
+
+
+def _conditions(settings: MatchingSettings) -> dict[str, str]:
+    """For each conditional question, a sentence saying when it applies (shown without JS)."""
+    by_key = {q.key: q for q in settings.questions}
+    out: dict[str, str] = {}
+    for q in settings.questions:
+        if q.show_if is None:
+            continue
+        target = by_key[q.show_if.question]
+        names = {c.value: label(c.label) for c in target.choices}
+        answers = ", ".join(f"“{names.get(v, v)}”" for v in q.show_if.any_of)
+        out[q.key] = _("Only if your answer to “%(question)s” was %(answers)s.",
+                       question=label(target.label), answers=answers)
+    return out
+
+
+def _render_intake(settings: MatchingSettings, values: dict[str, list[str]],
+                   errors: dict[str, str], status: int = 200) -> Any:
+    resp = render_template("matching/intake.html", settings=settings, values=values,
+                           errors=errors, label=label, conditions=_conditions(settings),
+                           questions={q.key: q for q in settings.questions})
+    return _private(resp, status)
+
+
+def _private(body: str, status: int) -> Any:
+    # pages echoing answers must not be kept by the browser's or a proxy's cache
+    return body, status, {"Cache-Control": "no-store"}
+
+
+def _first_lower(text: str) -> str:
+    """'Anxiety' -> 'anxiety' for use mid-sentence; acronyms ('ADHD') are kept."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def reason_text(reason: services.Reason) -> str:
+    """One reason of a match, as a short sentence in the visitor's language."""
+    if reason.kind == "specialty":
+        return _("Works with %(topic)s", topic=_first_lower(label(reason.label)))
+    if reason.kind == "language":
+        name = Locale.parse(_locale()).languages.get(reason.value, reason.value)
+        return _("Speaks %(language)s", language=name)
+    if reason.value == "video":
+        return _("Offers video")
+    if reason.value == "in_person":
+        return _("Offers in-person appointments")
+    return _("Offers %(modality)s", modality=reason.value)
+
+
+@bp.route("/", methods=["GET", "POST"])
 @public
 def index() -> Any:
-    settings = current_brand.config.module_settings("matching")
-    return render_template("matching/intake.html", settings=settings)
+    settings = _settings()
+    if request.method == "GET":
+        return _render_intake(settings, {}, {})
+    values = {k: v for k, v in request.form.lists() if k not in services.RESERVED_KEYS}
+    if "_edit" in request.form:  # "change my answers" on the shortlist: refill the form
+        return _render_intake(settings, values, {})
+    try:
+        answers = services.parse_answers(settings, request.form.to_dict(flat=False))
+    except services.InvalidAnswers as exc:
+        questions = {q.key: q for q in settings.questions}
+        errors = {key: _error_message(questions.get(key), code)
+                  for key, code in exc.errors.items()}
+        return _render_intake(settings, values, errors, 400)
+    matches = services.shortlist(db(), answers, settings)
+    resp = render_template(
+        "matching/shortlist.html", settings=settings,
+        matches=[(m, [reason_text(r) for r in m.reasons]) for m in matches],
+        answers={k: [str(x) for x in v] if isinstance(v, tuple) else [str(v)]
+                 for k, v in answers.items()},
+        directory=current_brand.config.module_settings("directory"))
+    return _private(resp, 200)
