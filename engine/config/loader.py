@@ -108,10 +108,10 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[ConfigError]]:
     except DuplicateKeyError as exc:
         mark, first = exc.problem_mark, exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        where = f" (first written at line {first.line + 1})" if first else ""
+        where = f" in the mapping that starts at line {first.line + 1}" if first else ""
         key = str(exc.problem or "").split('"')[1] if '"' in str(exc.problem) else "?"
         return None, [ConfigError(file, line, col, "(yaml)",
-                                  f"duplicate key '{key}'{where}")]
+                                  f"duplicate key '{key}': it is already set earlier{where}")]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -261,7 +261,8 @@ def load_networks(brands_dir: Path) -> tuple[NetworksFile, list[ConfigError]]:
     try:
         return NetworksFile.model_validate(dict(doc)), []
     except ValidationError as exc:
-        return NetworksFile(), from_validation(file, doc, exc, NetworksFile)[0]
+        errors = from_validation(file, doc, exc, NetworksFile)[0]
+        return NetworksFile(), sorted(errors, key=lambda e: (e.line, e.column))
 
 
 def brand_files(brands_dir: Path) -> list[Path]:
