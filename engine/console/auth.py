@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,8 +32,10 @@ from wtforms.validators import DataRequired, Email, Length
 from engine.console import services
 from engine.console.i18n import LOCALES
 from engine.console.state import console_db
+from engine.identity.auth import safe_next_target
 from engine.identity.models import User
 from engine.identity.permissions import ACCESS_ATTR, public
+from engine.web import UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,12 +82,7 @@ def init_app(app: Flask) -> None:
 
 def _safe_next(default: str) -> str:
     """Only same-site relative targets (no open redirect)."""
-    target = request.values.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and "\\" not in target:
-        return target
-    return default
+    return safe_next_target(request.values.get("next") or "", default)
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -96,18 +92,20 @@ def signin() -> Any:
         return redirect(url_for("console.brands"))
     form = SignInForm()
     if form.validate_on_submit():
-        user = services.authenticate_operator(console_db(), form.email.data or "",
-                                              form.password.data or "")
-        if user is not None:
-            locale = session.get("locale")
-            session.clear()  # a fresh session for a fresh sign-in (no fixation)
-            session["sid"] = secrets.token_urlsafe(16)
-            if locale and not user.locale:
-                user.locale = locale
-            login_user(user)
-            return redirect(_safe_next(url_for("console.brands")))
-        form.password.errors.append(_("Email or password is not right."))
-    status = 200 if request.method == "GET" else 401 if form.email.data else 400
+        try:
+            user = services.sign_in_operator(console_db(), form.email.data or "",
+                                             form.password.data or "", request.remote_addr)
+        except UserError as exc:
+            form.password.errors.append(exc.message)
+            return render_template("console/signin.html", form=form), exc.status
+        locale = session.get("locale")
+        session.clear()  # a fresh session for a fresh sign-in (no fixation)
+        session["sid"] = secrets.token_urlsafe(16)
+        if locale and not user.locale:
+            user.locale = locale
+        login_user(user)
+        return redirect(_safe_next(url_for("console.brands")))
+    status = 200 if request.method == "GET" else 400
     return render_template("console/signin.html", form=form), status
 
 

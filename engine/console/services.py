@@ -11,19 +11,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.config import BrandConfig
 from engine.config.editor import EditRefused, set_module_enabled
 from engine.config.loader import display_path, revision_of
 from engine.db import ping
 from engine.identity import services as identity
+from engine.identity import throttle
 from engine.identity.models import PLATFORM_REALM, SpecialistMembership, User
 from engine.notify import Email
+from engine.web import UserError
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -52,6 +57,31 @@ def authenticate_operator(session: Session, email: str, password: str) -> User |
         return user
     identity._burn_time(password)
     return None
+
+
+# The sign-in throttle keys accounts by brand slug; the console is its own scope. "@" can never
+# start a brand slug, so console counters never mix with a brand's.
+_CONSOLE_SCOPE = cast(BrandConfig, SimpleNamespace(slug="@console"))
+
+
+def sign_in_operator(session: Session, email: str, password: str, ip: str | None) -> User:
+    """Operator sign-in with the same throttle as brand sign-in.
+
+    Raises a 429 UserError while this email or address is locked out, and a 401 UserError (the
+    same whether or not the email has an operator account) for wrong credentials.
+    """
+    wait = throttle.locked_for(session, _CONSOLE_SCOPE, email, ip)
+    if wait:
+        raise identity._throttled(wait)
+    user = authenticate_operator(session, email, password)
+    if user is None:
+        wait = throttle.record_failure(session, _CONSOLE_SCOPE, email, ip)
+        if wait:
+            raise identity._throttled(wait)
+        raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
+                        field="password", status=401)
+    throttle.clear_account(session, _CONSOLE_SCOPE, email)
+    return user
 
 
 def load_operator(session: Session, user_id: str) -> User | None:

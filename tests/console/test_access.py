@@ -141,3 +141,12 @@ def test_public_console_routes_are_only_sign_in_out_locale_static_and_healthz(pl
                     == ("public", None))
     assert public == ["auth.set_locale", "auth.signin", "auth.signout", "console.healthz",
                       "static"]
+
+
+def test_repeated_wrong_passwords_lock_operator_sign_in(console, console_signin, operator):
+    for _ in range(4):
+        assert console_signin(console, operator.email, "not the password").status_code == 401
+    locked = console_signin(console, operator.email, "not the password")
+    assert locked.status_code == 429
+    # Locked out: even the right password waits.
+    assert console_signin(console, operator.email).status_code == 429
