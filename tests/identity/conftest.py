@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
@@ -67,6 +68,14 @@ def runtime_settings(platform: Platform, db: Any) -> Iterator[Callable[..., None
         yield change
     finally:
         rt.settings = original
+
+
+@pytest.fixture
+def client_ip() -> str:
+    """A client address of this test alone, so sign-in failure counters never meet another
+    test's (on SQLite, rows written by requests outlive the per-test rollback; see report)."""
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
 
 
 def path_of(link: str) -> str:
