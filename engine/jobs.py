@@ -26,6 +26,11 @@ def resolve(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+QUEUES = ("default", "mail")
+# rq retries a failed job after these delays (seconds); in-process jobs run once.
+RETRY_INTERVALS = (30, 300, 1800)
+
+
 def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default") -> str | None:
     """Run ``func(*args)`` in the background (rq) or now (in-process). Returns the rq job id."""
     from engine.runtime import current
@@ -33,11 +38,13 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default") 
     redis_url = current().settings.redis_url
     if redis_url:
         from redis import Redis
-        from rq import Queue
+        from rq import Queue, Retry
 
-        job = Queue(queue, connection=Redis.from_url(redis_url)).enqueue(
-            _path(func), *args, job_timeout=600, result_ttl=3600, failure_ttl=7 * 86400
-        )
+        with Redis.from_url(redis_url) as conn:
+            job = Queue(queue, connection=conn).enqueue(
+                _path(func), *args, job_timeout=600, result_ttl=3600, failure_ttl=7 * 86400,
+                retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+            )
         return str(job.id)
     try:
         resolve(_path(func))(*args)
@@ -54,14 +61,18 @@ def enqueue_after_commit(session: Session, func: Callable[..., Any] | str, *args
     def _go(sess: Session) -> None:
         enqueue(func, *args, queue=queue)
 
-    @event.listens_for(session, "after_soft_rollback", once=True)
+    @event.listens_for(session, "after_soft_rollback")
     def _drop(sess: Session, previous: Any) -> None:
+        # A rolled-back savepoint inside the unit of work does not cancel the job; only the
+        # rollback of the outermost transaction does.
+        if previous.nested or previous.parent is not None:
+            return
         if event.contains(sess, "after_commit", _go):
             event.remove(sess, "after_commit", _go)
 
 
-def run_worker(queues: list[str], burst: bool = False) -> None:
-    """`cli.py worker`: an rq worker on REDIS_URL."""
+def run_worker(queues: list[str], burst: bool = False, *, worker_class: Any = None) -> bool:
+    """`cli.py worker`: an rq worker on REDIS_URL. Returns whether it did any work."""
     from redis import Redis
     from rq import Queue, Worker
 
@@ -71,4 +82,7 @@ def run_worker(queues: list[str], burst: bool = False) -> None:
     if not url:
         raise RuntimeError("REDIS_URL is not set: without Redis, jobs run in the web process")
     conn = Redis.from_url(url)
-    Worker([Queue(q, connection=conn) for q in queues], connection=conn).work(burst=burst)
+    cls = worker_class or Worker
+    worker = cls([Queue(q, connection=conn) for q in queues], connection=conn)
+    # The scheduler runs the delayed retries; a burst worker exits before they are due.
+    return bool(worker.work(burst=burst, with_scheduler=not burst))

@@ -63,7 +63,7 @@ def send_email(session: Session, *, brand_id: str | None, sender: str, to: str, 
     session.add(email)
     session.flush()
     if smtp:
-        jobs.enqueue_after_commit(session, deliver_email, email.id)
+        jobs.enqueue_after_commit(session, deliver_email, email.id, queue="mail")
     return email
 
 
@@ -90,7 +90,9 @@ def deliver_email(email_id: int) -> None:
     rt = current()
     with brand_session(rt.sessions, None) as session:
         email = session.get(Email, email_id, with_for_update=True)
-        if email is None or email.status == "sent" or not rt.settings.smtp_url:
+        # Only mail waiting for SMTP goes out: a sent one is never sent twice, and outbox mail
+        # (written while no SMTP was configured) stays for operators to read.
+        if email is None or email.status not in ("queued", "failed") or not rt.settings.smtp_url:
             return
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = email.sender, email.recipient, email.subject
