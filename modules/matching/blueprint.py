@@ -117,7 +117,7 @@ def index() -> Any:
         errors = {key: _error_message(questions.get(key), code)
                   for key, code in exc.errors.items()}
         return _render_intake(settings, values, errors, 400)
-    matches = services.shortlist(db(), answers, settings)
+    matches = services.shortlist(db(), current_brand.config, answers, settings)
     resp = render_template(
         "matching/shortlist.html", settings=settings,
         matches=[(m, [reason_text(r) for r in m.reasons]) for m in matches],

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.orm import Session
 
+from engine.config import BrandConfig
 from modules.directory import services as directory
 from modules.matching.settings import MatchingSettings, Question, Text
 
@@ -246,6 +247,9 @@ def rank(profiles: Iterable[Matchable], answers: Answers,
     return matches[:settings.shortlist_size]
 
 
-def shortlist(session: Session, answers: Answers, settings: MatchingSettings) -> list[Match]:
-    """Rank the specialists listed on the session's brand for these answers."""
-    return rank(directory.listed_profiles(session), answers, settings)
+def shortlist(session: Session, brand: BrandConfig, answers: Answers,
+              settings: MatchingSettings) -> list[Match]:
+    """Rank the specialists listed on ``brand`` (the directory's rule) for these answers."""
+    # every listed profile is scored in Python: a brand lists hundreds, not millions, and the
+    # weights (and, with booking, availability) do not translate to one SQL ORDER BY
+    return rank(directory.listed_profiles(session, brand), answers, settings)
