@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _ln
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -72,16 +73,23 @@ def sign_in_operator(session: Session, email: str, password: str, ip: str | None
     """
     wait = throttle.locked_for(session, _CONSOLE_SCOPE, email, ip)
     if wait:
-        raise identity._throttled(wait)
+        raise _locked_out(wait)
     user = authenticate_operator(session, email, password)
     if user is None:
         wait = throttle.record_failure(session, _CONSOLE_SCOPE, email, ip)
         if wait:
-            raise identity._throttled(wait)
+            raise _locked_out(wait)
         raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
                         field="password", status=401)
     throttle.clear_account(session, _CONSOLE_SCOPE, email)
     return user
+
+
+def _locked_out(seconds: int) -> UserError:
+    minutes = max(1, -(-seconds // 60))
+    return UserError(str(_ln("Too many failed attempts. Wait %(num)d minute and try again.",
+                             "Too many failed attempts. Wait %(num)d minutes and try again.",
+                             minutes)), code="too_many_attempts", field="password", status=429)
 
 
 def load_operator(session: Session, user_id: str) -> User | None:
