@@ -37,7 +37,10 @@ class ConfigError:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    options = sorted(choices)
+    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if not close and len(str(word)) >= 3:  # a prefix: 'acme' for 'acme-clinic'
+        close = [c for c in options if c.startswith(str(word))][:1]
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
