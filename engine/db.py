@@ -112,11 +112,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+            # pysqlite's own transaction handling starts a transaction only before DML, so a
+            # SAVEPOINT or a read-then-write would run outside it (and a savepoint release would
+            # commit). SQLAlchemy emits BEGIN itself instead (the documented pysqlite recipe).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(eng, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return eng
     kwargs.setdefault("pool_pre_ping", True)
