@@ -127,6 +127,13 @@ def _edit_text(text: str, doc: CommentedMap, module: str, enabled: bool) -> str 
         col = mods.lc.key(next(iter(mods)))[1]
         return _insert_line(text, _end_of_block(doc, "modules", text),
                             " " * col + f"{module}: {{}}")
+    if isinstance(section, CommentedMap) and not section:
+        line, col = mods.lc.value(module)
+        if text.splitlines()[line][col:].startswith("{}"):
+            lines = text.splitlines(keepends=True)
+            lines[line] = lines[line][:col] + f"{{enabled: {word}}}" + lines[line][col + 2:]
+            return "".join(lines)
+        return None
     if isinstance(section, CommentedMap) and not section.fa.flow_style():
         if "enabled" in section:
             line, col = section.lc.value("enabled")
@@ -134,13 +141,6 @@ def _edit_text(text: str, doc: CommentedMap, module: str, enabled: bool) -> str 
         if section:
             line, col = section.lc.key(next(iter(section)))
             return _insert_line(text, line, " " * col + f"enabled: {word}")
-        return None
-    if isinstance(section, CommentedMap) and not section:
-        line, col = mods.lc.value(module)
-        if text.splitlines()[line][col:].startswith("{}"):
-            lines = text.splitlines(keepends=True)
-            lines[line] = lines[line][:col] + f"{{enabled: {word}}}" + lines[line][col + 2:]
-            return "".join(lines)
     if section is None:
         line, col = mods.lc.key(module)
         return _insert_line(text, line + 1, " " * (col + 2) + f"enabled: {word}")
