@@ -40,6 +40,7 @@ def account_key(brand: BrandConfig, email: str) -> str:
 
 
 def ip_key(ip: str | None) -> str:
+    """The throttle key of a client address (shared by every brand)."""
     return _digest(f"ip:{ip or 'unknown'}")
 
 
