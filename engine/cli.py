@@ -244,3 +244,7 @@ def db_revision(message: str) -> None:
 
 
 main.add_command(users)
+
+from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serve`)
+
+main.add_command(demo)
