@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, String, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -79,8 +79,11 @@ class CrossBrandWrite(Exception):
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_brand(state: ORMExecuteState) -> None:
+    # SELECTs (with their joins, relationship and eager loads) and ORM-enabled bulk UPDATE /
+    # DELETE statements; a refresh of an already loaded row (column load) needs no criterion.
     brand_id = state.session.info.get("brand_id")
-    if (brand_id is None or not state.is_select or state.is_column_load
+    if (brand_id is None or state.is_column_load
+            or not (state.is_select or state.is_update or state.is_delete)
             or state.execution_options.get("all_brands", False)):
         return
     state.statement = state.statement.options(
@@ -94,13 +97,19 @@ def _stamp_brand(session: Session, flush_context: Any, instances: Any) -> None:
     brand_id = session.info.get("brand_id")
     if brand_id is None:
         return
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, BrandScoped):
-            if obj.brand_id is None:
-                obj.brand_id = brand_id
-            elif obj.brand_id != brand_id:
-                raise CrossBrandWrite(f"{obj!r} belongs to brand {obj.brand_id!r}, "
-                                      f"not {brand_id!r}")
+    for obj in [*session.new, *session.dirty, *session.deleted]:
+        if not isinstance(obj, BrandScoped):
+            continue
+        if obj.brand_id is None and obj in session.new:
+            obj.brand_id = brand_id
+        # A dirty row compares its loaded brand too: moving a row between brands is a write
+        # to the brand it came from.
+        history = inspect(obj).attrs.brand_id.history
+        brands = {obj.brand_id, *(history.deleted or ())}
+        if brands != {brand_id}:
+            raise CrossBrandWrite(f"{obj!r} belongs to brand "
+                                  f"{', '.join(sorted(map(str, brands - {brand_id})))}, "
+                                  f"not {brand_id!r}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
