@@ -179,3 +179,21 @@ def test_console_pages_render_in_spanish(operator_console, operator, db, path):
     page = operator_console.get(path).get_data(as_text=True)
     assert '<html lang="es">' in page
     assert "Bandeja de salida" in page and "Outbox<" not in page
+
+
+def test_console_session_loader_accepts_operators_only(db, create_user, operator):
+    from engine.console.services import load_operator
+
+    patient = create_user(role="patient", brand="acme-clinic")
+    specialist = create_user(role="specialist", brand="acme-clinic")
+    assert load_operator(db, patient.get_id()) is None
+    assert load_operator(db, specialist.get_id()) is None
+    assert load_operator(db, "garbage") is None
+    assert load_operator(db, operator.get_id()) is operator
+
+
+def test_operator_session_ends_when_the_password_epoch_moves(operator_console, operator, db):
+    assert operator_console.get("/brands").status_code == 200
+    operator.session_epoch += 1
+    db.flush()
+    assert operator_console.get("/brands").status_code == 302
