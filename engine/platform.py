@@ -20,6 +20,7 @@ from flask import Flask
 from engine.app import BrandLoadError, build_brand_app
 from engine.config import BrandSet, LoadedBrand, load_brand_set
 from engine.config.loader import NETWORKS_FILE, brand_files, display_path
+from engine.config.models import NetworksFile
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class _State:
     # file -> errors for files that are broken now (their brand, if any, serves its last good)
     errors: dict[Path, list[str]] = field(default_factory=dict)
     fingerprint: tuple[tuple[str, int, int], ...] = ()
+    # the last _networks.yaml that parsed: brands keep validating against it while it is broken
+    networks: NetworksFile | None = None
 
 
 def parse_host(raw: str) -> str:
@@ -69,6 +72,7 @@ class Platform:
         self._lock = threading.Lock()
         self._watch_pid: int | None = None
         self._stop = threading.Event()
+        self._stopped = False  # stop_watching() was called: requests must not restart it
         from engine.console.app import build_console_app
 
         self.console = build_console_app(self)
@@ -90,7 +94,7 @@ class Platform:
     # --- WSGI ---------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if self._watch_pid != os.getpid() and self.runtime.settings.reload:
+        if self._watch_pid != os.getpid() and self.runtime.settings.reload and not self._stopped:
             self.start_watching()
         state = self._state
         host = parse_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
@@ -138,7 +142,9 @@ class Platform:
         """Re-read the brands directory; rebuild only brands whose file changed.
 
         Returns True when something changed. A broken file keeps its brand on the last good
-        config; the errors are kept for operators and /healthz.
+        config, a broken ``_networks.yaml`` keeps the last good networks, and a new file
+        claiming a slug or host of a served brand is refused; the errors are kept for operators
+        and /healthz. A deleted file takes its brand off the platform.
         """
         with self._lock:
             old = self._state
@@ -146,8 +152,13 @@ class Platform:
             if fingerprint == old.fingerprint and not force:
                 return False
             rt = self.runtime
-            brand_set: BrandSet = load_brand_set(rt.settings.brands_dir, rt.registry,
-                                                 rt.settings.themes_dir)
+            brands_dir = rt.settings.brands_dir
+            brand_set: BrandSet = load_brand_set(
+                brands_dir, rt.registry, rt.settings.themes_dir,
+                incumbents=[sb.loaded.path for sb in old.brands.values()],
+                fallback_networks=old.networks,
+            )
+            networks_path = brands_dir / NETWORKS_FILE
             brands: dict[str, ServedBrand] = {}
             errors: dict[Path, list[str]] = {p: [str(e) for e in errs]
                                              for p, errs in brand_set.errors.items()}
@@ -159,8 +170,10 @@ class Platform:
                     continue
                 try:
                     app = build_brand_app(loaded, rt)
-                except BrandLoadError as exc:
-                    errors[loaded.path] = [f"{display_path(loaded.path)}: {exc}"]
+                except Exception as exc:  # one brand's failure must not stop the others
+                    if not isinstance(exc, BrandLoadError):
+                        log.exception("building brand %s failed", slug)
+                    errors[loaded.path] = [f"{display_path(loaded.path, brands_dir)}: {exc}"]
                     if previous is not None:
                         brands[slug] = previous
                     continue
@@ -173,11 +186,13 @@ class Platform:
                     if prev.loaded.path == path and slug not in brands:
                         brands[slug] = prev
             hosts, aliases = self._host_maps(brands, errors)
+            shared = errors.get(networks_path, [])
             rt.config_errors = {
-                slug: errors[sb.loaded.path] for slug, sb in brands.items()
-                if sb.loaded.path in errors
+                slug: errors.get(sb.loaded.path, []) + shared for slug, sb in brands.items()
+                if sb.loaded.path in errors or shared
             }
-            self._state = _State(brands, hosts, aliases, errors, fingerprint)
+            networks = old.networks if networks_path in errors else brand_set.networks
+            self._state = _State(brands, hosts, aliases, errors, fingerprint, networks)
             return True
 
     @staticmethod
@@ -190,7 +205,8 @@ class Platform:
             for host in sb.loaded.config.domains:
                 if host in hosts or host in aliases:
                     errors.setdefault(sb.loaded.path, []).append(
-                        f"{display_path(sb.loaded.path)}: host {host} is served by brand "
+                        f"{display_path(sb.loaded.path, sb.loaded.path.parent)}: host {host} "
+                        f"is served by brand "
                         f"{(hosts.get(host) or aliases[host]).slug}; not taken over")
                     continue
                 hosts[host] = sb
@@ -207,17 +223,23 @@ class Platform:
             if self._watch_pid == os.getpid():
                 return
             self._watch_pid = os.getpid()
-            self._stop.clear()
-        thread = threading.Thread(target=self._watch, name="daraport-config-watch", daemon=True)
+            self._stopped = False
+            # each watcher owns its event, so a stop followed by a start never leaves two
+            self._stop = stop = threading.Event()
+        thread = threading.Thread(target=self._watch, args=(stop,),
+                                  name="daraport-config-watch", daemon=True)
         thread.start()
 
     def stop_watching(self) -> None:
-        self._stop.set()
-        self._watch_pid = None
+        """Stop the watcher thread; requests do not restart it."""
+        with self._lock:
+            self._stopped = True
+            self._stop.set()
+            self._watch_pid = None
 
-    def _watch(self) -> None:
+    def _watch(self, stop: threading.Event) -> None:
         interval = self.runtime.settings.reload_interval
-        while not self._stop.wait(interval):
+        while not stop.wait(interval):
             try:
                 self.reload()
             except Exception:  # the watcher must outlive any one bad reload
