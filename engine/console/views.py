@@ -25,7 +25,7 @@ from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from engine.config.editor import EditRefused
-from engine.console import services
+from engine.console import reports, services
 from engine.console.auth import operator_required
 from engine.console.state import console_db, console_platform
 from engine.identity.permissions import public
@@ -123,15 +123,15 @@ def users() -> Any:
     platform = console_platform()
     slugs = sorted(platform.brands)
     session = console_db()
-    counts = services.user_counts(session, slugs)
+    counts = reports.user_counts(session, slugs)
     listing = None
     if query.brand:
         if query.brand not in platform.brands:
             abort(404)
-        listing = services.brand_users(session, query.brand, search=query.q,
+        listing = reports.brand_users(session, query.brand, search=query.q,
                                        role=query.role or None, page=query.page)
-    return render_template("console/users.html", counts=counts, roles=services.LISTED_ROLES,
-                           operators=services.operator_count(session), query=query,
+    return render_template("console/users.html", counts=counts, roles=reports.LISTED_ROLES,
+                           operators=reports.operator_count(session), query=query,
                            listing=listing, brands=platform.brands)
 
 
@@ -139,7 +139,7 @@ def users() -> Any:
 @operator_required
 def outbox() -> Any:
     query = _parse(OutboxQuery)
-    listing = services.outbox(console_db(), brand=query.brand or None, page=query.page)
+    listing = reports.outbox(console_db(), brand=query.brand or None, page=query.page)
     return render_template("console/outbox.html", listing=listing, query=query,
                            brands=sorted(console_platform().brands),
                            smtp=bool(console_platform().runtime.settings.smtp_url))
@@ -148,7 +148,7 @@ def outbox() -> Any:
 @bp.route("/outbox/<int:email_id>")
 @operator_required
 def outbox_email(email_id: int) -> Any:
-    email = services.outbox_email(console_db(), email_id)
+    email = reports.outbox_email(console_db(), email_id)
     if email is None:
         abort(404)
     return render_template("console/outbox_email.html", email=email)
