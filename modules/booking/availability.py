@@ -1,0 +1,292 @@
+"""The availability engine: which start times of one appointment type are free.
+
+Pure functions over plain values (no database, no clock): the services load a specialist's
+rules, overrides and appointments, and call :func:`available_slots`.
+
+Time zones. Weekly ranges and extra hours are wall-clock times in the specialist's zone and are
+evaluated per local day with zoneinfo, so a DST change never moves working hours:
+
+- candidate start times are the local grid ``range start + k * slot interval``;
+- a local time that does not exist (the hour skipped when clocks go forward) is never offered;
+- a local time that exists twice (the hour repeated when clocks go back) is offered once, at its
+  first occurrence;
+- a range boundary that falls in a skipped hour is the instant the clocks jump;
+- the slot itself (start to start + duration, in real elapsed time) must lie inside the range.
+
+Existing appointments block their whole ``blocked`` interval (the appointment plus its buffers);
+a new slot conflicts when its own blocked interval overlaps one of them. This is the same rule as
+the PostgreSQL exclusion constraint on ``booking_appointment``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+MINUTES_PER_DAY = 24 * 60
+
+# Statuses that hold time on the calendar (and that the exclusion constraint covers).
+BLOCKING_STATUSES = ("requested", "confirmed")
+# Statuses that count towards the daily and weekly caps of an appointment type.
+COUNTED_STATUSES = ("requested", "confirmed", "completed", "no_show")
+
+
+@dataclass(frozen=True)
+class WeeklyRange:
+    """Working time on one weekday (0 = Monday), in minutes after local midnight."""
+
+    weekday: int
+    start_minute: int
+    end_minute: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError("weekday is 0 (Monday) to 6 (Sunday)")
+        _check_minutes(self.start_minute, self.end_minute)
+
+
+@dataclass(frozen=True)
+class ExtraHours:
+    """Working time added on one local date (also on a day off)."""
+
+    on: date
+    start_minute: int
+    end_minute: int
+
+    def __post_init__(self) -> None:
+        _check_minutes(self.start_minute, self.end_minute)
+
+
+@dataclass(frozen=True)
+class DayOff:
+    """No weekly working time on this local date."""
+
+    on: date
+
+
+@dataclass(frozen=True)
+class TimeOff:
+    """A period (absolute instants) in which no appointment may take place."""
+
+    start_at: datetime
+    end_at: datetime
+
+    def __post_init__(self) -> None:
+        _check_aware(self.start_at, self.end_at)
+        if self.start_at >= self.end_at:
+            raise ValueError("time off ends after it starts")
+
+
+Override = ExtraHours | DayOff | TimeOff
+
+
+@dataclass(frozen=True)
+class Existing:
+    """An appointment already on the specialist's calendar (any brand)."""
+
+    start_at: datetime
+    blocked_start_at: datetime
+    blocked_end_at: datetime
+    status: str
+    appointment_type_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SlotRules:
+    """The scheduling rules of one appointment type."""
+
+    appointment_type_id: int | None
+    duration_minutes: int
+    slot_interval_minutes: int
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 0
+    max_days_ahead: int = 60
+    daily_cap: int | None = None
+    weekly_cap: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration_minutes <= 0 or self.slot_interval_minutes <= 0:
+            raise ValueError("duration and slot interval are positive")
+        if min(self.buffer_before_minutes, self.buffer_after_minutes,
+               self.min_notice_minutes, self.max_days_ahead) < 0:
+            raise ValueError("buffers, notice and horizon are not negative")
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """A bookable appointment time (UTC), with the interval it would block."""
+
+    start_at: datetime
+    end_at: datetime
+    blocked_start_at: datetime
+    blocked_end_at: datetime
+
+
+def _check_minutes(start: int, end: int) -> None:
+    if not 0 <= start < end <= MINUTES_PER_DAY:
+        raise ValueError("a range starts before it ends, within 00:00-24:00")
+
+
+def _check_aware(*values: datetime) -> None:
+    for v in values:
+        if v.tzinfo is None or v.utcoffset() is None:
+            raise ValueError("times must be timezone-aware")
+
+
+def local_wall_time_exists(naive: datetime, zone: ZoneInfo) -> bool:
+    """Whether ``naive`` is a reading the clocks of ``zone`` actually show."""
+    utc = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    return utc.astimezone(zone).replace(tzinfo=None) == naive
+
+
+def first_instant_at_or_after(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The earliest instant (UTC) at which the clocks of ``zone`` read ``naive`` or later.
+
+    An existing reading maps to its (first) occurrence; a reading inside a skipped hour maps to
+    the instant the clocks jump over it.
+    """
+    after = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if after.astimezone(zone).replace(tzinfo=None) == naive:
+        return after
+    # In a gap: fold=1 reads the post-transition offset and lands before the jump; fold=0
+    # lands after it. Transitions happen on whole seconds: bisect to the second.
+    before = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    lo, hi = int(before.timestamp()), int(after.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        reading = datetime.fromtimestamp(mid, UTC).astimezone(zone).replace(tzinfo=None)
+        if reading >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def working_ranges(day: date, weekly: Sequence[WeeklyRange],
+                   overrides: Sequence[Override]) -> list[tuple[int, int]]:
+    """The local working ranges (minutes after midnight) of one local date, merged."""
+    day_off = any(isinstance(o, DayOff) and o.on == day for o in overrides)
+    ranges = [] if day_off else [(r.start_minute, r.end_minute) for r in weekly
+                                 if r.weekday == day.weekday()]
+    ranges += [(o.start_minute, o.end_minute) for o in overrides
+               if isinstance(o, ExtraHours) and o.on == day]
+    return _merge(ranges)
+
+
+def _wall(day: date, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
+
+
+def _candidates(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
+                zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
+    """(start, end) instants of the grid slots that fit one local day's working ranges."""
+    duration = timedelta(minutes=rules.duration_minutes)
+    for start_minute, end_minute in ranges:
+        range_start = first_instant_at_or_after(_wall(day, start_minute), zone)
+        range_end = first_instant_at_or_after(_wall(day, end_minute), zone)
+        for minute in range(start_minute, end_minute, rules.slot_interval_minutes):
+            wall = _wall(day, minute)
+            if not local_wall_time_exists(wall, zone):
+                continue
+            start = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+            end = start + duration
+            if start >= range_start and end <= range_end:
+                yield start, end
+
+
+class _Intervals:
+    """Sorted half-open intervals with an overlap query."""
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]):
+        self._items = sorted(intervals)
+        self._starts = [s for s, _ in self._items]
+        # running maximum of the ends, so one bisect answers "does anything overlap?"
+        self._max_end: list[datetime] = []
+        for _, e in self._items:
+            self._max_end.append(max(e, self._max_end[-1]) if self._max_end else e)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        i = bisect.bisect_left(self._starts, end)  # intervals starting before ``end``
+        return i > 0 and self._max_end[i - 1] > start
+
+
+def _week(day: date) -> tuple[int, int]:
+    iso = day.isocalendar()
+    return iso[0], iso[1]
+
+
+def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
+                    overrides: Sequence[Override], existing: Sequence[Existing],
+                    rules: SlotRules, window_start: datetime, window_end: datetime,
+                    now: datetime) -> list[Slot]:
+    """The free slots of one appointment type whose start lies in ``[window_start, window_end)``.
+
+    A slot is offered when it starts on the local grid of a working range and fits inside it,
+    misses every time-off period, its blocked interval (with this type's buffers) overlaps no
+    blocking appointment, it starts at least ``min_notice_minutes`` after ``now`` and at most
+    ``max_days_ahead`` days after ``now``, and the type's daily and weekly caps (counted per
+    local day and ISO week of the specialist's zone) are not reached. Sorted, no duplicates.
+    """
+    _check_aware(window_start, window_end, now)
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    earliest = max(window_start, now + timedelta(minutes=rules.min_notice_minutes))
+    latest_start = now + timedelta(days=rules.max_days_ahead)
+    if earliest >= window_end or earliest > latest_start:
+        return []
+
+    time_off = _Intervals((o.start_at, o.end_at) for o in overrides if isinstance(o, TimeOff))
+    busy = _Intervals((e.blocked_start_at, e.blocked_end_at) for e in existing
+                      if e.status in BLOCKING_STATUSES)
+    per_day: Counter[date] = Counter()
+    per_week: Counter[tuple[int, int]] = Counter()
+    if rules.daily_cap is not None or rules.weekly_cap is not None:
+        for e in existing:
+            if (e.status in COUNTED_STATUSES
+                    and e.appointment_type_id == rules.appointment_type_id):
+                local_day = e.start_at.astimezone(tz).date()
+                per_day[local_day] += 1
+                per_week[_week(local_day)] += 1
+
+    before = timedelta(minutes=rules.buffer_before_minutes)
+    after = timedelta(minutes=rules.buffer_after_minutes)
+    found: dict[datetime, Slot] = {}
+    # a local day may start up to ~26 h away from the UTC day: look one day either side
+    day = earliest.astimezone(tz).date() - timedelta(days=1)
+    last_day = min(window_end, latest_start).astimezone(tz).date() + timedelta(days=1)
+    while day <= last_day:
+        if (rules.daily_cap is not None and per_day[day] >= rules.daily_cap) or (
+                rules.weekly_cap is not None and per_week[_week(day)] >= rules.weekly_cap):
+            day += timedelta(days=1)
+            continue
+        for start, end in _candidates(day, working_ranges(day, weekly, overrides), rules, tz):
+            if not (earliest <= start < window_end and start <= latest_start):
+                continue
+            if time_off.overlaps(start, end) or busy.overlaps(start - before, end + after):
+                continue
+            found.setdefault(start, Slot(start, end, start - before, end + after))
+        day += timedelta(days=1)
+    return [found[k] for k in sorted(found)]
+
+
+def slots_by_day(slots: Iterable[Slot], zone: str | ZoneInfo) -> dict[date, list[Slot]]:
+    """Slots grouped by the local date of their start in ``zone`` (the viewer's), in order."""
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    grouped: dict[date, list[Slot]] = {}
+    for slot in sorted(slots):
+        grouped.setdefault(slot.start_at.astimezone(tz).date(), []).append(slot)
+    return grouped

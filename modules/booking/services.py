@@ -1,0 +1,450 @@
+"""Booking rules: a specialist's calendar, appointment types and availability; free slots;
+booking without double booking.
+
+One calendar per specialist: availability and the overlap check read the specialist's
+appointments of every brand, through :func:`_calendar_appointments` (the one place that opts
+out of brand scoping). A booking takes the specialist's calendar row as a lock before it checks
+and writes, so on SQLite one writer wins and on PostgreSQL bookings of one specialist are
+serialized (daily and weekly caps hold under races); on PostgreSQL an exclusion constraint
+on the blocked interval is the last word.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NoReturn
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.config import BrandConfig
+from engine.identity.models import User
+from engine.identity.services import is_member
+from engine.web import UserError
+from modules.booking import availability
+from modules.booking.availability import (
+    BLOCKING_STATUSES,
+    COUNTED_STATUSES,
+    DayOff,
+    Existing,
+    ExtraHours,
+    Override,
+    Slot,
+    SlotRules,
+    TimeOff,
+    WeeklyRange,
+)
+from modules.booking.models import (
+    Appointment,
+    AppointmentType,
+    Calendar,
+    DateOverride,
+    WeeklyRule,
+)
+from modules.booking.schemas import (
+    AppointmentTypeInput,
+    OverrideInput,
+    WeeklyRangeInput,
+    parse_start,
+    parse_zone,
+)
+
+NO_OVERLAP_CONSTRAINT = "ex_booking_appointment_no_overlap"
+STAFF_ROLES = ("specialist", "org_admin", "operator")
+# The longest window one availability query may span (the longest horizon of a type).
+MAX_WINDOW = timedelta(days=731)
+
+
+def _settings(brand: BrandConfig):  # type: ignore[no-untyped-def]
+    settings = brand.module_settings("booking")
+    if settings is None:
+        raise UserError("Booking is not available here.", code="not_found", status=404)
+    return settings
+
+
+def _require_specialist(session: Session, actor: User, brand: BrandConfig) -> None:
+    if actor.role != "specialist" or not is_member(session, brand, actor):
+        raise UserError("Only specialists of this brand manage availability.",
+                        code="forbidden", status=403)
+
+
+# --- the specialist's calendar ----------------------------------------------------------------
+
+
+def calendar_of(session: Session, specialist_id: int) -> Calendar | None:
+    """The specialist's calendar, if they have set one up."""
+    return session.scalar(select(Calendar).where(Calendar.specialist_id == specialist_id))
+
+
+def set_calendar_zone(session: Session, actor: User, brand: BrandConfig,
+                      timezone: str) -> Calendar:
+    """Create the actor's calendar, or change the zone its rules are read in."""
+    _settings(brand)
+    _require_specialist(session, actor, brand)
+    zone = parse_zone(timezone)
+    calendar = calendar_of(session, actor.id)
+    if calendar is None:
+        calendar = Calendar(specialist_id=actor.id, timezone=zone)
+        session.add(calendar)
+    calendar.timezone = zone
+    session.flush()
+    return calendar
+
+
+def _own_calendar(session: Session, actor: User, brand: BrandConfig) -> Calendar:
+    _settings(brand)
+    _require_specialist(session, actor, brand)
+    calendar = calendar_of(session, actor.id)
+    if calendar is None:
+        calendar = Calendar(specialist_id=actor.id,
+                            timezone=actor.timezone or brand.timezone)
+        session.add(calendar)
+        session.flush()
+    return calendar
+
+
+def weekly_rules(session: Session, calendar: Calendar) -> list[WeeklyRule]:
+    """The calendar's weekly ranges, by weekday and start."""
+    return list(session.scalars(select(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id)
+                                .order_by(WeeklyRule.weekday, WeeklyRule.start_minute)))
+
+
+def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
+                     ranges: list[WeeklyRangeInput]) -> list[WeeklyRule]:
+    """Replace the actor's weekly availability with ``ranges`` (local times of the calendar)."""
+    calendar = _own_calendar(session, actor, brand)
+    if len(ranges) > 7 * 12:
+        raise UserError("At most 12 ranges a day.", code="too_many", field="ranges")
+    session.execute(delete(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id))
+    session.add_all(WeeklyRule(calendar_id=calendar.id, weekday=r.weekday,
+                               start_minute=r.start_minute, end_minute=r.end_minute)
+                    for r in ranges)
+    session.flush()
+    return weekly_rules(session, calendar)
+
+
+def overrides(session: Session, calendar: Calendar) -> list[DateOverride]:
+    """The calendar's date overrides, oldest first."""
+    return list(session.scalars(select(DateOverride)
+                                .where(DateOverride.calendar_id == calendar.id)
+                                .order_by(DateOverride.on_date, DateOverride.start_at,
+                                          DateOverride.id)))
+
+
+def add_override(session: Session, actor: User, brand: BrandConfig,
+                 data: OverrideInput) -> DateOverride:
+    """Add extra hours, a day off or a time-off period to the actor's calendar."""
+    calendar = _own_calendar(session, actor, brand)
+    row = DateOverride(calendar_id=calendar.id, kind=data.kind, on_date=data.on_date,
+                       start_minute=data.start_minute, end_minute=data.end_minute,
+                       start_at=data.start_at, end_at=data.end_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_override(session: Session, actor: User, brand: BrandConfig, override_id: int) -> None:
+    """Delete one of the actor's overrides (someone else's answers 404)."""
+    calendar = _own_calendar(session, actor, brand)
+    row = session.get(DateOverride, override_id)
+    if row is None or row.calendar_id != calendar.id:
+        raise UserError("This override does not exist.", code="not_found", status=404)
+    session.delete(row)
+    session.flush()
+
+
+# --- appointment types ------------------------------------------------------------------------
+
+
+def _minor_units(amount: Decimal, currency: str) -> int:
+    scaled = amount * (10 ** get_currency_precision(currency))
+    if scaled != scaled.to_integral_value():
+        raise UserError(f"{currency} has no amounts that small.", code="invalid_price",
+                        field="price")
+    return int(scaled)
+
+
+def _price_minor(brand: BrandConfig, data: AppointmentTypeInput) -> int:
+    """The type's price under the brand's pricing rules, in minor units of its currency."""
+    pricing = brand.pricing
+    if data.catalog_key is not None:
+        entry = next((t for t in pricing.appointment_types if t.key == data.catalog_key), None)
+        if entry is None:
+            raise UserError(f"{brand.name} has no appointment type {data.catalog_key!r}.",
+                            code="invalid", field="catalog_key")
+        if entry.price is not None:
+            if data.price is not None and data.price != entry.price:
+                raise UserError(f"The price of this type is set by {brand.name}.",
+                                code="price_fixed", field="price")
+            return _minor_units(entry.price, brand.currency)
+    elif pricing.strategy == "fixed":
+        raise UserError(f"{brand.name} sets prices: choose one of its appointment types.",
+                        code="price_fixed", field="catalog_key")
+    if data.price is None:
+        raise UserError("Give a price.", code="invalid", field="price")
+    low, high = pricing.specialist_price_min, pricing.specialist_price_max
+    if (low is not None and data.price < low) or (high is not None and data.price > high):
+        raise UserError(f"The price is between {low} and {high} {brand.currency} here.",
+                        code="invalid_price", field="price")
+    return _minor_units(data.price, brand.currency)
+
+
+def save_appointment_type(session: Session, actor: User, brand: BrandConfig,
+                          data: AppointmentTypeInput,
+                          appointment_type_id: int | None = None) -> AppointmentType:
+    """Create one of the actor's appointment types on ``brand``, or update it."""
+    _own_calendar(session, actor, brand)
+    price_minor = _price_minor(brand, data)
+    if appointment_type_id is None:
+        row = AppointmentType(specialist_id=actor.id, brand_id=brand.slug)
+        session.add(row)
+    else:
+        row = _appointment_type(session, brand, appointment_type_id, actor.id)
+    for field in ("name", "duration_minutes", "modality", "location", "buffer_before_minutes",
+                  "buffer_after_minutes", "min_notice_minutes", "max_days_ahead",
+                  "slot_interval_minutes", "daily_cap", "weekly_cap", "needs_confirmation",
+                  "bookable_by"):
+        setattr(row, field, getattr(data, field))
+    row.price_minor, row.currency = price_minor, brand.currency
+    session.flush()
+    return row
+
+
+def appointment_types(session: Session, brand: BrandConfig, specialist_id: int) -> list[
+        AppointmentType]:
+    """The specialist's active appointment types on ``brand``."""
+    return list(session.scalars(select(AppointmentType).where(
+        AppointmentType.brand_id == brand.slug, AppointmentType.specialist_id == specialist_id,
+        AppointmentType.active.is_(True)).order_by(AppointmentType.name, AppointmentType.id)))
+
+
+def _appointment_type(session: Session, brand: BrandConfig, appointment_type_id: int,
+                      specialist_id: int) -> AppointmentType:
+    row = session.scalar(select(AppointmentType).where(
+        AppointmentType.id == appointment_type_id, AppointmentType.brand_id == brand.slug,
+        AppointmentType.active.is_(True)))
+    if row is None or row.specialist_id != specialist_id:
+        raise UserError("This specialist offers no such appointment type here.",
+                        code="not_found", field="appointment_type", status=404)
+    return row
+
+
+# --- availability -----------------------------------------------------------------------------
+
+
+def _rules_of(appointment_type: AppointmentType) -> SlotRules:
+    t = appointment_type
+    return SlotRules(appointment_type_id=t.id, duration_minutes=t.duration_minutes,
+                     slot_interval_minutes=t.slot_interval_minutes,
+                     buffer_before_minutes=t.buffer_before_minutes,
+                     buffer_after_minutes=t.buffer_after_minutes,
+                     min_notice_minutes=t.min_notice_minutes, max_days_ahead=t.max_days_ahead,
+                     daily_cap=t.daily_cap, weekly_cap=t.weekly_cap)
+
+
+def _as_override(row: DateOverride) -> Override:
+    if row.kind == "day_off":
+        return DayOff(row.on_date)  # type: ignore[arg-type]
+    if row.kind == "extra_hours":
+        return ExtraHours(row.on_date, row.start_minute, row.end_minute)  # type: ignore[arg-type]
+    return TimeOff(row.start_at, row.end_at)  # type: ignore[arg-type]
+
+
+def _calendar_appointments(session: Session, specialist_id: int, start: datetime,
+                           end: datetime) -> list[Existing]:
+    """The specialist's appointments of EVERY brand that touch ``[start, end)``.
+
+    The one place that reads across brands: a specialist has one calendar.
+    """
+    rows = session.execute(
+        select(Appointment.start_at, Appointment.blocked_start_at, Appointment.blocked_end_at,
+               Appointment.status, Appointment.appointment_type_id)
+        .where(Appointment.specialist_id == specialist_id,
+               Appointment.status.in_(COUNTED_STATUSES),
+               Appointment.blocked_end_at > start, Appointment.blocked_start_at < end)
+        .execution_options(all_brands=True))
+    return [Existing(*row) for row in rows]
+
+
+def _free_slots(session: Session, calendar: Calendar, appointment_type: AppointmentType,
+                window_start: datetime, window_end: datetime,
+                existing: list[Existing] | None = None) -> list[Slot]:
+    """Free slots against ``existing`` (default: the calendar's appointments of every brand)."""
+    if window_end - window_start > MAX_WINDOW:
+        raise UserError("Ask for at most two years at a time.", code="invalid", field="window")
+    weekly = [WeeklyRange(r.weekday, r.start_minute, r.end_minute)
+              for r in weekly_rules(session, calendar)]
+    dated = [_as_override(o) for o in overrides(session, calendar)]
+    if existing is None:
+        # caps count whole local days and ISO weeks around the window
+        existing = _calendar_appointments(session, calendar.specialist_id,
+                                          window_start - timedelta(days=8),
+                                          window_end + timedelta(days=8))
+    return availability.available_slots(calendar.timezone, weekly, dated, existing,
+                                        _rules_of(appointment_type), window_start, window_end,
+                                        clock.now())
+
+
+def available_slots(session: Session, brand: BrandConfig, specialist_id: int,
+                    appointment_type_id: int, window_start: datetime,
+                    window_end: datetime) -> list[Slot]:
+    """The free slots of one of the specialist's appointment types on ``brand``, starting in
+    ``[window_start, window_end)``, against the specialist's appointments on every brand."""
+    _settings(brand)
+    appointment_type = _appointment_type(session, brand, appointment_type_id, specialist_id)
+    specialist = session.get(User, specialist_id)
+    calendar = calendar_of(session, specialist_id)
+    if specialist is None or not is_member(session, brand, specialist) or calendar is None:
+        return []
+    return _free_slots(session, calendar, appointment_type, window_start, window_end)
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+
+def _patient_for(session: Session, actor: User, brand: BrandConfig,
+                 appointment_type: AppointmentType, patient_id: int | None) -> User:
+    """Who the appointment is for, by who books it."""
+    if actor.role == "patient":
+        if actor.brand_id != brand.slug:
+            raise UserError("Sign in to this site to book.", code="forbidden", status=403)
+        if patient_id is not None and patient_id != actor.id:
+            raise UserError("You can only book appointments for yourself.",
+                            code="forbidden", field="patient", status=403)
+        if appointment_type.bookable_by == "staff":
+            raise UserError("This appointment type is booked by the practice staff.",
+                            code="staff_only", status=403)
+        return actor
+    if actor.role not in STAFF_ROLES or (
+            actor.role == "specialist" and actor.id != appointment_type.specialist_id) or (
+            actor.role == "org_admin" and actor.brand_id != brand.slug):
+        raise UserError("You cannot book this appointment.", code="forbidden", status=403)
+    patient = session.get(User, patient_id) if patient_id is not None else None
+    if patient is None or patient.role != "patient" or patient.brand_id != brand.slug:
+        raise UserError("Choose a patient of this site.", code="not_found", field="patient",
+                        status=404)
+    return patient
+
+
+def _modality(appointment_type: AppointmentType, modality: str | None) -> str:
+    if appointment_type.modality != "both":
+        if modality not in (None, appointment_type.modality):
+            raise UserError("This appointment type is not offered that way.",
+                            code="invalid", field="modality")
+        return appointment_type.modality
+    if modality not in ("video", "in_person"):
+        raise UserError("Choose video or in person.", code="invalid", field="modality")
+    return modality
+
+
+def _lock_calendar(session: Session, specialist_id: int) -> Calendar | None:
+    """Take the specialist's calendar row as a write lock, and return it.
+
+    PostgreSQL: the no-op UPDATE locks the row until commit, so bookings of one specialist
+    queue up while others proceed. SQLite: a write takes the database's one write lock. When
+    the UPDATE is the first statement of the transaction, SQLite waits for the current writer
+    (busy timeout) and then reads the latest data. When the transaction has already read,
+    SQLite cannot let it write once another writer has committed since that read (it would
+    write from a stale snapshot) and answers "database is locked" at once: that is turned into
+    a "busy, try again" answer, and nothing is written.
+    """
+    try:
+        session.execute(update(Calendar).where(Calendar.specialist_id == specialist_id)
+                        .values(specialist_id=Calendar.specialist_id)
+                        .execution_options(synchronize_session=False))
+    except OperationalError as exc:
+        if session.get_bind().dialect.name == "sqlite" and "locked" in str(exc.orig):
+            raise UserError("Many people are booking right now. Please try again.",
+                            code="busy", status=503) from exc
+        raise
+    return session.scalar(select(Calendar).where(Calendar.specialist_id == specialist_id)
+                          .execution_options(populate_existing=True))
+
+
+def _slot_taken() -> UserError:
+    return UserError("This time has just been taken. Choose another one.", code="slot_taken",
+                     field="start", status=409)
+
+
+def insert_appointment(session: Session, appointment: Appointment) -> Appointment:
+    """Write ``appointment`` in a savepoint; an overlap refused by the database is
+    "slot taken" and leaves the session usable."""
+    try:
+        with session.begin_nested():
+            session.add(appointment)
+            session.flush()
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc.orig):
+            raise _slot_taken() from exc
+        raise
+    return appointment
+
+
+def _why_not_free(session: Session, calendar: Calendar, appointment_type: AppointmentType,
+                  start_at: datetime, existing: list[Existing]) -> NoReturn:
+    """Raise the error that says why ``start_at`` cannot be booked."""
+    window = (start_at, start_at + timedelta(minutes=1))
+    bare = next((s for s in _free_slots(session, calendar, appointment_type, *window, [])
+                 if s.start_at == start_at), None)
+    if bare is None:
+        raise UserError("This time is not available. Choose one of the free times.",
+                        code="not_available", field="start")
+    if any(e.status in BLOCKING_STATUSES and e.blocked_start_at < bare.blocked_end_at
+           and bare.blocked_start_at < e.blocked_end_at for e in existing):
+        raise _slot_taken()
+    raise UserError("This appointment type is fully booked on that day or week. Choose "
+                    "another day.", code="fully_booked", field="start", status=409)
+
+
+def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
+         appointment_type_id: int, start: datetime | str, *, patient_id: int | None = None,
+         modality: str | None = None) -> Appointment:
+    """Book the specialist's appointment type at ``start`` on ``brand``.
+
+    Re-checks the time against every rule and every appointment of the specialist on any
+    brand, under the specialist's calendar lock. Errors are UserErrors (``invalid_time``,
+    ``past``, ``not_found``, ``forbidden``, ``staff_only``, ``too_many``, ``not_available``,
+    ``slot_taken``, ``fully_booked``, on SQLite ``busy``) and write nothing. The caller
+    commits, or rolls back on an error.
+    """
+    settings = _settings(brand)
+    start_at = parse_start(start)
+    now = clock.now()
+    if start_at <= now:
+        raise UserError("This time is in the past.", code="past", field="start")
+    # The lock is the transaction's first statement where possible: see _lock_calendar.
+    calendar = _lock_calendar(session, specialist_id)
+    appointment_type = _appointment_type(session, brand, appointment_type_id, specialist_id)
+    specialist = session.get(User, specialist_id)
+    if specialist is None or not is_member(session, brand, specialist):
+        raise UserError("This specialist is not listed here.", code="not_found", status=404)
+    patient = _patient_for(session, actor, brand, appointment_type, patient_id)
+    chosen_modality = _modality(appointment_type, modality)
+    upcoming = session.scalar(select(func.count(Appointment.id)).where(
+        Appointment.brand_id == brand.slug, Appointment.patient_id == patient.id,
+        Appointment.status.in_(BLOCKING_STATUSES), Appointment.start_at > now)) or 0
+    if upcoming >= settings.max_upcoming_per_patient:
+        raise UserError(f"You already have {upcoming} upcoming appointments, the most "
+                        f"allowed here.", code="too_many")
+    if calendar is None:
+        raise UserError("This specialist takes no appointments yet.", code="not_available",
+                        field="start")
+    window = (start_at, start_at + timedelta(minutes=1))
+    existing = _calendar_appointments(session, specialist_id, start_at - timedelta(days=8),
+                                      start_at + timedelta(days=8))
+    slot = next((s for s in _free_slots(session, calendar, appointment_type, *window, existing)
+                 if s.start_at == start_at), None)
+    if slot is None:
+        _why_not_free(session, calendar, appointment_type, start_at, existing)
+    appointment = Appointment(
+        brand_id=brand.slug, specialist_id=specialist_id, patient_id=patient.id,
+        appointment_type_id=appointment_type.id, booked_by_id=actor.id,
+        modality=chosen_modality, start_at=slot.start_at, end_at=slot.end_at,
+        blocked_start_at=slot.blocked_start_at, blocked_end_at=slot.blocked_end_at,
+        status="requested" if appointment_type.needs_confirmation else "confirmed",
+        price_minor=appointment_type.price_minor, currency=appointment_type.currency)
+    return insert_appointment(session, appointment)
