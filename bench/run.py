@@ -255,7 +255,8 @@ def run(opts: argparse.Namespace, gsettings: GunicornSettings, tmp: Path,
 
     print(f"\n=== Memory: one process, {mem['brands']} brands ===")
     rss_ok = max(mem["rss_loaded_mb"], mem["rss_after_home_mb"],
-                 mem["rss_after_directory_mb"]) < RSS_TARGET_MB and mem["brands"] == MEMORY_BRANDS
+                 mem["rss_after_directory_mb"]) < RSS_TARGET_MB and mem["brands"] == MEMORY_BRANDS \
+        and not mem["non_200"]
     ok_all &= rss_ok
     print(f"after imports           {mem['rss_imports_mb']:7.1f} MB")
     print(f"after loading           {mem['rss_loaded_mb']:7.1f} MB   "
@@ -265,7 +266,11 @@ def run(opts: argparse.Namespace, gsettings: GunicornSettings, tmp: Path,
     print(f"after /specialists/ too {mem['rss_after_directory_mb']:7.1f} MB   "
           f"target < {RSS_TARGET_MB:.0f} MB: {'ok' if rss_ok else 'MISSED'}")
     if mem["non_200"] or mem["errors"]:
-        print(f"  non-200 answers: {mem['non_200']}; load errors: {mem['errors']}")
+        ok_all = False
+        bad = sorted(mem["non_200"].items())
+        print(f"  {len(bad)} non-200 answers, e.g. {bad[:3]}; brand load errors: {mem['errors']}")
+        print("  probe stderr (last lines):\n    " + "\n    ".join(
+            probe.stderr.strip().splitlines()[-8:]))
 
     print(f"\n=== Module toggle on the running gunicorn platform ({TOGGLE_SLUG}) ===")
     if toggled.refused:
