@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.config import BrandConfig
@@ -58,9 +58,29 @@ def _listed(session: Session, brand: BrandConfig | str | None = None) -> Select[
     )
 
 
+# Accented letters of the brands' languages fold to their base letter for search and sort:
+# SQLite's lower() only knows ASCII, and "Álvaro" should sort among the A's and be found by
+# "alvaro" on every database. Spanish letters only: SQLite's parser overflows on a few dozen
+# nested replace() calls inside the search query.
+_FOLD = dict(zip("áéíóúñÁÉÍÓÚÑ", "aeiounaeioun", strict=True))
+
+
+def fold(text: str) -> str:
+    """``text`` lowercased with the accents of :data:`_FOLD` removed (as :func:`_folded`)."""
+    return "".join(_FOLD.get(c, c) for c in text).lower()
+
+
+def _folded(column: ColumnElement[str]) -> ColumnElement[str]:
+    """SQL for :func:`fold` of ``column``."""
+    expr = column
+    for accented, plain in _FOLD.items():
+        expr = func.replace(expr, accented, plain)
+    return func.lower(expr)
+
+
 def _like(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, with its wildcards taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern matching folded ``text`` anywhere, with its wildcards taken literally."""
+    escaped = fold(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -75,10 +95,10 @@ def search(session: Session, brand: BrandConfig, query: DirectoryQuery,
     if query.q:
         like = _like(query.q)
         stmt = stmt.where(or_(
-            func.lower(Profile.display_name).like(like, escape="\\"),
-            func.lower(Profile.headline).like(like, escape="\\"),
+            _folded(Profile.display_name).like(like, escape="\\"),
+            _folded(Profile.headline).like(like, escape="\\"),
             Profile.id.in_(select(Tag.profile_id).where(
-                Tag.kind == "specialty", Tag.value.like(like, escape="\\"))),
+                Tag.kind == "specialty", _folded(Tag.value).like(like, escape="\\"))),
         ))
     for kind, value in (("specialty", query.specialty.lower()), ("language", query.language),
                         ("modality", query.modality)):
@@ -90,7 +110,7 @@ def search(session: Session, brand: BrandConfig, query: DirectoryQuery,
     page = min(query.page, pages)
     order = (Profile.created_at.desc(), Profile.id.desc()) \
         if (query.sort or default_sort) == "newest" \
-        else (func.lower(Profile.display_name), Profile.id)
+        else (_folded(Profile.display_name), Profile.id)
     items = list(session.scalars(stmt.order_by(*order).limit(page_size)
                                  .offset((page - 1) * page_size)))
     return Page(items, total, page, pages)
@@ -112,7 +132,7 @@ def listed_profiles(session: Session, brand: BrandConfig | str | None = None) ->
 
     For modules that rank or export the whole list (matching); pages use :func:`search`.
     """
-    stmt = _listed(session, brand).order_by(func.lower(Profile.display_name), Profile.id)
+    stmt = _listed(session, brand).order_by(_folded(Profile.display_name), Profile.id)
     return list(session.scalars(stmt))
 
 

@@ -102,10 +102,19 @@ def test_sort_by_name_or_newest(client, make_specialist, tag):
     make_specialist("Bruno", created_at=base + timedelta(days=2))
     make_specialist("alicia", created_at=base + timedelta(days=1))
     make_specialist("Carlos", created_at=base)
+    make_specialist("Álvaro", created_at=base - timedelta(days=1))
     by_name = names(client.get(f"/specialists/?specialty={tag}&sort=name"))
     newest = names(client.get(f"/specialists/?specialty={tag}&sort=newest"))
-    assert by_name == ["alicia", "Bruno", "Carlos"]
-    assert newest == ["Bruno", "alicia", "Carlos"]
+    assert by_name == ["alicia", "Álvaro", "Bruno", "Carlos"]
+    assert newest == ["Bruno", "alicia", "Carlos", "Álvaro"]
+
+
+@pytest.mark.parametrize("q", ["alvaro", "ÁLVARO", "álvaro", "nino", "NIÑO"])
+def test_search_ignores_accents_and_case(client, make_specialist, tag, q):
+    make_specialist("Álvaro Núñez", specialties=["psicología del niño"])
+    make_specialist("Alba Ortiz")
+    found = names(client.get("/specialists/", query_string={"q": q, "specialty": tag}))
+    assert found == ["Álvaro Núñez"]
 
 
 def test_pages_follow_the_brand_page_size_and_link_to_each_other(client_for, make_specialist,
