@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,6 @@ class PlatformSettings:
     reload_interval: float = 0.5
     reload: bool = True
     argon2_fast: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> PlatformSettings:
@@ -52,7 +51,8 @@ class PlatformSettings:
             "themes_dir": Path(env.get("DARAPORT_THEMES_DIR", ROOT / "themes")),
             "data_dir": Path(env.get("DARAPORT_DATA_DIR", instance / "data")),
             "database_url": env.get("DATABASE_URL") or f"sqlite:///{instance / 'daraport.db'}",
-            "secret_key": _secret_key(instance),
+            "secret_key": overrides["secret_key"] if "secret_key" in overrides
+            else _secret_key(instance),
             "redis_url": env.get("REDIS_URL") or None,
             "smtp_url": env.get("SMTP_URL") or None,
             "admin_hosts": tuple(
