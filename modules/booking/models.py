@@ -155,8 +155,9 @@ class Appointment(BrandScoped, Base):
     """A patient's appointment with a specialist, booked on one brand.
 
     ``blocked_*`` is the appointment plus the type's buffers: the interval no other blocking
-    appointment of the specialist may overlap (on PostgreSQL an exclusion constraint enforces it
-    across brands).
+    appointment of the specialist may overlap. On PostgreSQL the exclusion constraint
+    ``ex_booking_appointment_no_overlap`` enforces it across brands; it is created by the
+    migration (0003_booking), not declared here, because SQLite has no equivalent.
     """
 
     __tablename__ = "booking_appointment"

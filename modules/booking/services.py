@@ -11,6 +11,7 @@ on the blocked interval is the last word.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NoReturn
@@ -57,6 +58,7 @@ NO_OVERLAP_CONSTRAINT = "ex_booking_appointment_no_overlap"
 STAFF_ROLES = ("specialist", "org_admin", "operator")
 # The longest window one availability query may span (the longest horizon of a type).
 MAX_WINDOW = timedelta(days=731)
+MAX_RANGES_A_DAY = 12
 
 
 def _settings(brand: BrandConfig):  # type: ignore[no-untyped-def]
@@ -117,8 +119,10 @@ def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
                      ranges: list[WeeklyRangeInput]) -> list[WeeklyRule]:
     """Replace the actor's weekly availability with ``ranges`` (local times of the calendar)."""
     calendar = _own_calendar(session, actor, brand)
-    if len(ranges) > 7 * 12:
-        raise UserError("At most 12 ranges a day.", code="too_many", field="ranges")
+    per_day = Counter(r.weekday for r in ranges)
+    if per_day and max(per_day.values()) > MAX_RANGES_A_DAY:
+        raise UserError(f"At most {MAX_RANGES_A_DAY} ranges a day.", code="too_many",
+                        field="ranges")
     session.execute(delete(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id))
     session.add_all(WeeklyRule(calendar_id=calendar.id, weekday=r.weekday,
                                start_minute=r.start_minute, end_minute=r.end_minute)

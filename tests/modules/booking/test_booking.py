@@ -164,6 +164,18 @@ def test_saving_weekly_rules_replaces_the_previous_ones(
     assert len(found) == 7 and found[0].start_at == datetime(2026, 3, 3, 7, tzinfo=UTC)
 
 
+def test_weekly_rules_allow_at_most_twelve_ranges_a_day(
+        db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice]) -> None:
+    p = practice()
+    acme = brands["acme-clinic"]
+    ranges = [WeeklyRangeInput(weekday=2, start_minute=60 * h, end_minute=60 * h + 30)
+              for h in range(13)]
+    refused(db, "too_many", lambda: booking.set_weekly_rules(db, p.specialist, acme, ranges))
+    saved = booking.set_weekly_rules(db, p.specialist, acme, ranges[:12] + [
+        WeeklyRangeInput(weekday=3, start_minute=0, end_minute=60)])
+    assert len(saved) == 13
+
+
 def test_only_specialists_of_the_brand_manage_availability(
         db: Session, brands: dict[str, BrandConfig], create_user: Callable[..., User]) -> None:
     patient = create_user(role="patient")
