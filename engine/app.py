@@ -10,7 +10,8 @@ import hmac
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request, send_from_directory
+from flask import Flask, Response, make_response, request, send_from_directory
+from flask import session as flask_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -22,7 +23,7 @@ from engine.identity import auth
 from engine.identity.permissions import public, role_permissions
 from engine.modules import PORTAL_PREFIX
 from engine.runtime import Runtime
-from engine.web import BrandContext, UserError, problem
+from engine.web import BrandContext, UserError, discard_writes, finish_request, problem
 
 ENGINE_DIR = Path(__file__).resolve().parent
 
@@ -141,54 +142,63 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
     return app
 
 
+def _security_headers(resp: Response) -> None:
+    resp.vary.add("Host")  # one process serves many hosts: caches must key on it
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # A signed-in page may show health data: no browser or proxy keeps a copy.
+    if "_user_id" in flask_session and "Cache-Control" not in resp.headers:
+        resp.headers["Cache-Control"] = "private, no-store"
+
+
 def _wire_request_cycle(app: Flask) -> None:
+    """One commit per request at the boundary; any error rolls the request's writes back."""
+
     @app.after_request
     def _finish(resp: Response) -> Response:
-        session = g.pop("db_session", None)
-        if session is not None:
-            try:
-                if resp.status_code < 500:
-                    session.commit()
-                else:
-                    session.rollback()
-            finally:
-                session.close()
-        resp.vary.add("Host")
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
+        _security_headers(resp)
+        # A failing commit raises here and Flask answers 500: never success for lost writes.
+        finish_request(commit=resp.status_code < 500)
         return resp
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.rollback()
-            session.close()
+        finish_request(commit=False)
 
     @app.errorhandler(UserError)
     def _user_error(exc: UserError) -> Any:
+        if not exc.keep_writes:
+            discard_writes()
         return problem(exc.status, exc.code, exc.message, exc.field)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Any:
         from flask_babel import gettext as _
 
+        discard_writes()
         return problem(400, "csrf", _("This form has expired or was not sent from this site. "
                                       "Reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
-        if exc.code is None or exc.code < 400 or exc.response is not None:
+        if exc.code is None or exc.code < 400:
             return exc
-        return problem(exc.code, exc.name.lower().replace(" ", "_"), i18n.http_message(exc))
+        discard_writes()
+        if exc.response is not None:
+            return exc.response
+        resp = make_response(problem(exc.code, exc.name.lower().replace(" ", "_"),
+                                     i18n.http_message(exc)))
+        for name, value in exc.get_headers():  # Allow on 405, WWW-Authenticate on 401, ...
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception) -> Any:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.rollback()
-            session.close()
+        discard_writes()
         if app.config.get("PROPAGATE_EXCEPTIONS"):
             raise exc
         app.logger.exception("unhandled error")

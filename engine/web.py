@@ -57,15 +57,46 @@ def db() -> Session:
     return cast(Session, g.db_session)
 
 
+def discard_writes() -> None:
+    """The request failed: roll back what it wrote, now and at the boundary.
+
+    The session stays open, so rendering the error page (which may read the signed-in user)
+    works; whatever it reads is rolled back too.
+    """
+    g.request_failed = True
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def finish_request(*, commit: bool) -> None:
+    """The one commit of a request (or its rollback, after an error); closes the session."""
+    session = g.pop("db_session", None)
+    if session is None:
+        return
+    try:
+        if commit and not g.get("request_failed", False):
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
 class UserError(Exception):
-    """An error the user caused and can act on; rendered as a page or a JSON problem."""
+    """An error the user caused and can act on; rendered as a page or a JSON problem.
+
+    Like every error it rolls back what the request wrote, unless ``keep_writes`` says the
+    writes are part of the answer (a counted failed sign-in must survive its 401).
+    """
 
     status = 400
 
     def __init__(self, message: str, *, code: str = "invalid", field: str | None = None,
-                 status: int | None = None):
+                 status: int | None = None, keep_writes: bool = False):
         super().__init__(message)
         self.message, self.code, self.field = message, code, field
+        self.keep_writes = keep_writes
         if status is not None:
             self.status = status
 
