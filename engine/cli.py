@@ -6,15 +6,16 @@ Every command takes the brand explicitly; nothing here reads request state.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from engine.cli_users import users
-from engine.config import load_brand_set
+from engine.config import BrandConfigError, ConfigError, load_brand_set
 from engine.config.editor import EditRefused, find_brand_file, set_module_enabled
-from engine.config.loader import display_path, suggest
+from engine.config.loader import NETWORKS_FILE, brand_files, display_path, suggest
 from engine.config.schema import json_schema
 from engine.modules import registry
 from engine.settings import PlatformSettings
@@ -32,46 +33,81 @@ def main() -> None:
 # --- brands ----------------------------------------------------------------------------------
 
 
+def _brand_dirs() -> tuple[Path, Path]:
+    """(brands dir, themes dir) from DARAPORT_BRANDS_DIR / DARAPORT_THEMES_DIR.
+
+    Read directly rather than through PlatformSettings.from_env(), which also creates a secret
+    key and a database directory: checking YAML needs neither.
+    """
+    root = Path(__file__).resolve().parent.parent
+    return (Path(os.environ.get("DARAPORT_BRANDS_DIR") or root / "brands"),
+            Path(os.environ.get("DARAPORT_THEMES_DIR") or root / "themes"))
+
+
+def _print_errors(errors: list[ConfigError]) -> None:
+    for e in errors:
+        click.echo(str(e))
+
+
 @main.group()
 def brands() -> None:
     """Validate, list and describe brand files."""
 
 
 @brands.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def brands_validate(paths: tuple[Path, ...]) -> None:
-    """Validate brand files (default: every file in the brands directory)."""
-    s = _settings()
-    for p in paths:
-        if not p.exists():
-            raise click.UsageError(f"no such file: {p}")
-    result = load_brand_set(s.brands_dir, registry(), s.themes_dir,
-                            paths=[p.resolve() for p in paths] if paths else None)
-    errors = result.all_errors()
-    for e in errors:
-        click.echo(str(e), err=True)
-    checked = len(result.brands) + len([p for p in result.errors if p.name != "_networks.yaml"])
+    """Validate brand files: every error of every file, as file:line:col: key: message.
+
+    PATHS are brand files or directories (default: the brands directory). A file is checked
+    together with the other brands of its directory, so a domain or slug claimed twice is found.
+    Exits 1 when anything is invalid.
+    """
+    brands_dir, themes_dir = _brand_dirs()
+    wanted: dict[Path, set[Path] | None] = {}  # directory -> files to report (None: all)
+    for p in (paths or (brands_dir,)):
+        p = p.resolve()
+        if p.is_dir():
+            wanted[p] = None
+        else:
+            files = wanted.setdefault(p.parent, set())
+            if files is not None:
+                files.add(p)
+    reg = registry()
+    errors: list[ConfigError] = []
+    bad_files, checked = 0, 0
+    for directory, files in wanted.items():
+        listed = brand_files(directory)
+        extra = sorted(files - set(listed)) if files else []
+        result = load_brand_set(directory, reg, themes_dir, paths=listed + extra)
+        for path, errs in result.errors.items():
+            if files is None or path in files or path.name == NETWORKS_FILE:
+                errors += errs
+                bad_files += 1
+        checked += len(listed + extra) if files is None else len(files)
+    _print_errors(errors)
     if errors:
-        click.echo(f"{len(errors)} error(s) in {len(result.errors)} file(s)", err=True)
+        click.echo(f"{len(errors)} error(s) in {bad_files} file(s)", err=True)
         sys.exit(1)
     click.echo(f"ok: {checked} brand file(s) valid")
 
 
 @brands.command("list")
 def brands_list() -> None:
-    """Slug, name, domains, journey and modules of every brand."""
-    s = _settings()
-    result = load_brand_set(s.brands_dir, registry(), s.themes_dir)
+    """Slug, name, domains, journey and enabled modules of every valid brand."""
+    brands_dir, themes_dir = _brand_dirs()
+    result = load_brand_set(brands_dir, registry(), themes_dir)
     rows = [("SLUG", "NAME", "DOMAINS", "JOURNEY", "MODULES")]
     for slug, lb in sorted(result.brands.items()):
         c = lb.config
         rows.append((slug, c.name, ",".join(c.domains), c.journey.mode,
                      ",".join(c.enabled_modules())))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[-1])
     for path in result.errors:
-        click.echo(f"(invalid: {display_path(path)}; run `cli.py brands validate`)", err=True)
+        click.echo(f"(invalid, not listed: {display_path(path, brands_dir)}; run "
+                   f"`cli.py brands validate`)", err=True)
 
 
 @brands.command("schema")
@@ -95,10 +131,15 @@ def modules_list(brand: str | None) -> None:
     reg = registry()
     enabled: set[str] = set()
     if brand:
-        s = _settings()
-        result = load_brand_set(s.brands_dir, reg, s.themes_dir)
+        brands_dir, themes_dir = _brand_dirs()
+        result = load_brand_set(brands_dir, reg, themes_dir)
         if brand not in result.brands:
-            raise click.UsageError(f"no valid brand '{brand}'{suggest(brand, result.brands)}")
+            try:  # raises the error that explains why
+                find_brand_file(brands_dir, reg, themes_dir, brand)
+            except (LookupError, BrandConfigError) as exc:
+                click.echo(f"error: {exc.args[0] if isinstance(exc, LookupError) else exc}",
+                           err=True)
+                sys.exit(1)
         enabled = set(result.brands[brand].config.enabled_modules())
     for m in reg:
         mark = ("on " if m.name in enabled else "off") if brand else ""
@@ -107,24 +148,24 @@ def modules_list(brand: str | None) -> None:
 
 
 def _toggle(brand: str, module: str, enabled: bool) -> None:
-    s = _settings()
+    brands_dir, themes_dir = _brand_dirs()
+    reg = registry()
     try:
-        path = find_brand_file(s.brands_dir, registry(), s.themes_dir, brand)
-        changed = set_module_enabled(path, module, enabled, registry(), s.themes_dir)
-    except (LookupError, EditRefused) as exc:
-        click.echo(f"refused: {exc}" if isinstance(exc, EditRefused) else f"error: {exc}",
+        path = find_brand_file(brands_dir, reg, themes_dir, brand)
+        changed = set_module_enabled(path, module, enabled, reg, themes_dir)
+    except BrandConfigError as exc:
+        click.echo(f"error: the file of brand '{brand}' is invalid; fix it first:\n{exc}",
                    err=True)
         sys.exit(1)
-    except Exception as exc:
-        from engine.config import BrandConfigError
-
-        if isinstance(exc, BrandConfigError):
-            click.echo(f"error: brand file is invalid; fix it first:\n{exc}", err=True)
-            sys.exit(1)
-        raise
+    except LookupError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        sys.exit(1)
+    except EditRefused as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
     word = "enabled" if enabled else "disabled"
     if changed:
-        click.echo(f"{module} {word} on {brand} ({display_path(path)})")
+        click.echo(f"{module} {word} on {brand} ({display_path(path, brands_dir)})")
     else:
         click.echo(f"{module} was already {word} on {brand}; nothing written")
 
@@ -133,7 +174,7 @@ def _toggle(brand: str, module: str, enabled: bool) -> None:
 @click.argument("brand")
 @click.argument("module")
 def modules_enable(brand: str, module: str) -> None:
-    """Turn MODULE on for BRAND (edits the YAML, keeping comments)."""
+    """Turn MODULE on for BRAND (edits the YAML in place, keeping comments and layout)."""
     _toggle(brand, module, True)
 
 
@@ -141,7 +182,7 @@ def modules_enable(brand: str, module: str) -> None:
 @click.argument("brand")
 @click.argument("module")
 def modules_disable(brand: str, module: str) -> None:
-    """Turn MODULE off for BRAND (refused if another enabled module needs it)."""
+    """Turn MODULE off for BRAND (refused, writing nothing, if the brand would be invalid)."""
     _toggle(brand, module, False)
 
 
