@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -32,10 +32,13 @@ CORE_NAV = {
 
 
 def current_portal() -> str:
+    """The portal of this request's path; a portal this brand does not mount counts as none
+    (the patient shell renders its 404)."""
     path = request.path
     for portal in ("specialist", "org", "partners"):
         prefix = PORTAL_PREFIX[portal]
-        if path == prefix or path.startswith(prefix + "/"):
+        if (path == prefix or path.startswith(prefix + "/")) \
+                and f"portal_{portal}" in current_app.blueprints:
             return portal
     return "patient"
 
@@ -46,6 +49,8 @@ def nav_links(ctx: BrandContext, portal: str) -> list[dict[str, Any]]:
                      key=lambda e: e.order)
     links = []
     for e in entries:
+        if e.endpoint not in current_app.view_functions:  # its blueprint is not mounted here
+            continue
         if e.permission is not None and not has_permission(current_user, e.permission):
             continue
         url = url_for(e.endpoint)

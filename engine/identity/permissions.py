@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from engine.config.loader import CORE_PERMISSIONS
 from engine.modules import ModuleRegistry
+from engine.web import wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,7 +61,7 @@ def requires(permission: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                if request.accept_mimetypes.best == "application/json":
+                if wants_json():  # the same test that picks a JSON problem over a page
                     abort(401)
                 return redirect(url_for("account.signin", next=request.full_path.rstrip("?")))
             if not has_permission(current_user, permission):

@@ -179,9 +179,11 @@ def test_forbidden_renders_a_page_and_a_json_problem(
     assert problem.json["error"] == "forbidden"
 
 
+@pytest.mark.parametrize("request_kwargs", [{"headers": JSON}, {"json": {}}],
+                         ids=["accept-json", "json-body"])
 def test_anonymous_json_client_gets_401_not_a_redirect(
-        client_for: Callable[[str], BrandClient]) -> None:
-    resp = client_for("acme-clinic").get("/me", headers=JSON)
+        client_for: Callable[[str], BrandClient], request_kwargs: dict[str, Any]) -> None:
+    resp = client_for("acme-clinic").get("/me", **request_kwargs)
     assert resp.status_code == 401
     assert resp.json["error"] == "unauthorized"
     browser = client_for("acme-clinic").get("/me")
