@@ -11,24 +11,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext as _ln
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.config import BrandConfig
 from engine.config.editor import EditRefused, set_module_enabled
 from engine.config.loader import display_path, revision_of
 from engine.db import ping
 from engine.identity import services as identity
-from engine.identity import throttle
 from engine.identity.models import PLATFORM_REALM, User
-from engine.web import UserError
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -48,43 +42,21 @@ def authenticate_operator(session: Session, email: str, password: str) -> User |
         User.email == identity.normalize_email(email)))
     # Reuses the identity service's verification so hashing rules (rehash, timing) stay in one
     # place; an unknown email spends the same hashing time as a wrong password.
-    if user is not None and identity._verify(user, password):
+    if user is not None and identity.verify_password(user, password):
         user.last_sign_in_at = clock.now()
         return user
-    identity._burn_time(password)
+    identity.spend_hash_time(password)
     return None
 
 
-# The sign-in throttle keys accounts by brand slug; the console is its own scope. "@" can never
-# start a brand slug, so console counters never mix with a brand's.
-_CONSOLE_SCOPE = cast(BrandConfig, SimpleNamespace(slug="@console"))
-
-
 def sign_in_operator(session: Session, email: str, password: str, ip: str | None) -> User:
-    """Operator sign-in with the same throttle as brand sign-in.
+    """Operator sign-in with the same throttle as brand sign-in (in the platform realm).
 
     Raises a 429 UserError while this email or address is locked out, and a 401 UserError (the
     same whether or not the email has an operator account) for wrong credentials.
     """
-    wait = throttle.locked_for(session, _CONSOLE_SCOPE, email, ip)
-    if wait:
-        raise _locked_out(wait)
-    user = authenticate_operator(session, email, password)
-    if user is None:
-        wait = throttle.record_failure(session, _CONSOLE_SCOPE, email, ip)
-        if wait:
-            raise _locked_out(wait)
-        raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
-                        field="password", status=401)
-    throttle.clear_account(session, _CONSOLE_SCOPE, email)
-    return user
-
-
-def _locked_out(seconds: int) -> UserError:
-    minutes = max(1, -(-seconds // 60))
-    return UserError(str(_ln("Too many failed attempts. Wait %(num)d minute and try again.",
-                             "Too many failed attempts. Wait %(num)d minutes and try again.",
-                             minutes)), code="too_many_attempts", field="password", status=429)
+    return identity.throttled_sign_in(session, PLATFORM_REALM, email, ip,
+                                      lambda: authenticate_operator(session, email, password))
 
 
 def load_operator(session: Session, user_id: str) -> User | None:

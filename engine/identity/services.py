@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,7 +51,8 @@ def check_password_policy(password: str) -> None:
                         field="password")
 
 
-def _verify(user: User, password: str) -> bool:
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's; upgrades the stored hash when parameters changed."""
     hasher = current().hasher
     try:
         hasher.verify(user.password_hash, password)
@@ -64,7 +66,7 @@ def _verify(user: User, password: str) -> bool:
 _DUMMY_HASH: str | None = None
 
 
-def _burn_time(password: str) -> None:
+def spend_hash_time(password: str) -> None:
     """Spend a hash verification so that unknown emails take as long as wrong passwords."""
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
@@ -162,10 +164,10 @@ def authenticate(session: Session, brand: BrandConfig, email: str, password: str
         User.realm.in_([brand_realm(brand.slug), network_realm(network_id(brand))]),
     )).all()
     for user in candidates:
-        if is_member(session, brand, user) and _verify(user, password):
+        if is_member(session, brand, user) and verify_password(user, password):
             user.last_sign_in_at = clock.now()
             return user
-    _burn_time(password)
+    spend_hash_time(password)
     return None
 
 
@@ -177,17 +179,27 @@ def sign_in(session: Session, brand: BrandConfig, email: str, password: str,
     after repeated failures, and a 401 UserError, the same whether or not the email has an
     account, for wrong credentials. A success clears the account's failure counter.
     """
-    wait = throttle.locked_for(session, brand, email, ip)
+    return throttled_sign_in(session, brand_realm(brand.slug), email, ip,
+                             lambda: authenticate(session, brand, email, password))
+
+
+def throttled_sign_in(session: Session, realm: str, email: str, ip: str | None,
+                      attempt: Callable[[], User | None]) -> User:
+    """Run ``attempt`` (a credential check) under the sign-in throttle of ``realm``.
+
+    The one throttled path for brand sign-in and the operator console alike.
+    """
+    wait = throttle.locked_for(session, realm, email, ip)
     if wait:
         raise _throttled(wait)
-    user = authenticate(session, brand, email, password)
+    user = attempt()
     if user is None:
-        wait = throttle.record_failure(session, brand, email, ip)
+        wait = throttle.record_failure(session, realm, email, ip)
         if wait:
             raise _throttled(wait)
         raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
                         field="password", status=401)
-    throttle.clear_account(session, brand, email)
+    throttle.clear_account(session, realm, email)
     return user
 
 
@@ -267,7 +279,7 @@ def verify_email(session: Session, brand: BrandConfig, raw: str) -> User:
 def change_password(session: Session, user: User, current_password: str,
                     new_password: str) -> None:
     """Change ``user``'s password; every other signed-in session of the user ends."""
-    if not _verify(user, current_password):
+    if not verify_password(user, current_password):
         raise UserError(str(_l("The current password is not right.")), code="wrong_password",
                         field="current_password")
     check_password_policy(new_password)

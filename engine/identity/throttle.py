@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.config import BrandConfig
 from engine.identity.models import SignInThrottle
 
 
@@ -34,9 +33,13 @@ IP_LIMIT = Limit(failures=30, window=timedelta(minutes=15), lockout=timedelta(mi
 LIMITS = {"account": ACCOUNT_LIMIT, "ip": IP_LIMIT}
 
 
-def account_key(brand: BrandConfig, email: str) -> str:
-    """The throttle key of ``email`` on ``brand`` (whether or not such an account exists)."""
-    return _digest(f"account:{brand.slug}:{email.strip().lower()}")
+def account_key(realm: str, email: str) -> str:
+    """The throttle key of ``email`` in ``realm`` (whether or not such an account exists).
+
+    ``realm`` is where the sign-in happens: ``brand_realm(slug)`` on a brand, the platform realm
+    on the operator console.
+    """
+    return _digest(f"account:{realm}:{email.strip().lower()}")
 
 
 def ip_key(ip: str | None) -> str:
@@ -48,11 +51,11 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def locked_for(session: Session, brand: BrandConfig, email: str, ip: str | None) -> int:
-    """Seconds until sign-in is allowed again for this email on ``brand`` from ``ip`` (0: now)."""
+def locked_for(session: Session, realm: str, email: str, ip: str | None) -> int:
+    """Seconds until sign-in is allowed again for this email in ``realm`` from ``ip`` (0: now)."""
     now = clock.now()
     rows = session.scalars(select(SignInThrottle).where(
-        SignInThrottle.key_hash.in_([account_key(brand, email), ip_key(ip)]),
+        SignInThrottle.key_hash.in_([account_key(realm, email), ip_key(ip)]),
         SignInThrottle.locked_until > now,
     )).all()
     if not rows:
@@ -61,18 +64,18 @@ def locked_for(session: Session, brand: BrandConfig, email: str, ip: str | None)
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def record_failure(session: Session, brand: BrandConfig, email: str, ip: str | None) -> int:
+def record_failure(session: Session, realm: str, email: str, ip: str | None) -> int:
     """Count one failed attempt; returns the seconds of lockout it caused (0: none yet)."""
-    locks = [_count(session, "account", account_key(brand, email)),
+    locks = [_count(session, "account", account_key(realm, email)),
              _count(session, "ip", ip_key(ip))]
     now = clock.now()
     return max((math.ceil((u - now).total_seconds()) for u in locks if u is not None), default=0)
 
 
-def clear_account(session: Session, brand: BrandConfig, email: str) -> None:
-    """Forget the failures of this email on ``brand`` (after a successful sign-in)."""
+def clear_account(session: Session, realm: str, email: str) -> None:
+    """Forget the failures of this email in ``realm`` (after a successful sign-in)."""
     session.execute(delete(SignInThrottle).where(
-        SignInThrottle.key_hash == account_key(brand, email)))
+        SignInThrottle.key_hash == account_key(realm, email)))
 
 
 def _row(session: Session, scope: str, key: str) -> SignInThrottle:

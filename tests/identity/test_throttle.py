@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import clock
-from engine.identity.models import SignInThrottle
+from engine.identity.models import SignInThrottle, brand_realm
 from engine.identity.throttle import ACCOUNT_LIMIT, IP_LIMIT, account_key, ip_key
 from tests.conftest import PASSWORD, unique_email
 
@@ -115,9 +115,10 @@ def test_counters_live_in_the_database_without_emails_or_addresses_in_clear(
     cfg = platform.brands["acme-clinic"].loaded.config
     db.expire_all()
     rows = {r.scope: r for r in db.scalars(select(SignInThrottle).where(
-        SignInThrottle.key_hash.in_([account_key(cfg, user.email), ip_key(client_ip)])))}
+        SignInThrottle.key_hash.in_([account_key(brand_realm(cfg.slug), user.email),
+                                     ip_key(client_ip)])))}
     assert rows.keys() == {"account", "ip"}
-    assert rows["account"].key_hash == account_key(cfg, user.email.upper())
+    assert rows["account"].key_hash == account_key(brand_realm(cfg.slug), user.email.upper())
     assert [r.failures for r in rows.values()] == [1, 1]
     for r in rows.values():
         assert user.email not in r.key_hash and client_ip not in r.key_hash
