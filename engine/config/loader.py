@@ -299,12 +299,14 @@ def load_brand_set(brands_dir: Path, registry: ModuleRegistry, themes_dir: Path,
     for path in (paths if paths is not None else brand_files(brands_dir)):
         path = Path(path)
         try:
-            text = texts[path] if path in texts else path.read_text(encoding="utf-8")
+            # The revision is the hash of the bytes on disk (CRLF and all), as /healthz says.
+            data = texts[path].encode() if path in texts else path.read_bytes()
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             result.errors[path] = [ConfigError(display_path(path, brands_dir), 1, 1, "(file)",
                                                f"cannot read: {exc}")]
             continue
-        result.revisions[path] = revision_of(text)
+        result.revisions[path] = revision_of(data)
         cfg, doc, errors = load_brand_text(text, path, registry, themes_dir, networks, brands_dir)
         docs[path] = doc
         if errors:

@@ -197,8 +197,9 @@ def throttled_sign_in(session: Session, realm: str, email: str, ip: str | None,
         wait = throttle.record_failure(session, realm, email, ip)
         if wait:
             raise _throttled(wait)
+        # keep_writes: the counted failure is the point of the answer; it must be committed
         raise UserError(str(_l("Email or password is not right.")), code="bad_credentials",
-                        field="password", status=401)
+                        field="password", status=401, keep_writes=True)
     throttle.clear_account(session, realm, email)
     return user
 
@@ -209,7 +210,7 @@ def _throttled(seconds: int) -> UserError:
                              "try again, or reset your password.",
                              "Too many failed attempts to sign in. Wait %(num)d minutes and "
                              "try again, or reset your password.", minutes)),
-                     code="too_many_attempts", field="password", status=429)
+                     code="too_many_attempts", field="password", status=429, keep_writes=True)
 
 
 def issue_token(session: Session, user: User, purpose: str) -> str:
