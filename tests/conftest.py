@@ -200,6 +200,22 @@ def brands_dir(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def platform_on(settings: PlatformSettings, db_engine: Engine, platform: Platform,
+                db: Any) -> Callable[..., Platform]:
+    """Factory: a platform serving another brands directory (e.g. an edited ``brands_dir``
+    copy) whose requests join the test's rolled-back transaction."""
+
+    def make(brands: Path, *, allow_errors: bool = False) -> Platform:
+        built = Platform(Runtime.create(replace(settings, brands_dir=brands), bind=db_engine))
+        assert allow_errors or not built.errors, built.errors
+        built.runtime.sessions = platform.runtime.sessions
+        set_current(platform.runtime)
+        return built
+
+    return make
+
+
 @dataclass
 class LiveServer:
     platform: Platform
