@@ -32,7 +32,7 @@ class BrandLoadError(Exception):
     """The brand's config is valid but the app cannot be built (missing theme files, ...)."""
 
 
-class _SessionInterface(SecureCookieSessionInterface):
+class HostOnlySessionInterface(SecureCookieSessionInterface):
     """Secure cookie when the request came over HTTPS; no cookie domain (host-only)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -78,7 +78,7 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.session_interface = _SessionInterface()
+    app.session_interface = HostOnlySessionInterface()
 
     # Jinja: brand overrides -> brand theme -> base theme -> module templates.
     dirs = theme_dirs(runtime, cfg.theme.name)

@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import FileSystemLoader
 from werkzeug.exceptions import HTTPException, NotFound
 
-from engine.app import _SessionInterface
+from engine.app import HostOnlySessionInterface
 from engine.console import auth, i18n, views
 from engine.console.state import EXTENSION
 from engine.identity.permissions import public
@@ -55,7 +55,7 @@ def build_console_app(platform: Platform) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.session_interface = _SessionInterface()
+    app.session_interface = HostOnlySessionInterface()
     app.jinja_loader = FileSystemLoader(CONSOLE_DIR / "templates")  # type: ignore[assignment]
     app.extensions[EXTENSION] = platform
 
