@@ -152,7 +152,7 @@ def test_demo_accounts_sign_in_with_the_demo_password(demo_env, demo_platform, b
     client = Client(demo_platform())
     base = f"http://{BRAND_HOSTS[brand]}"
     page = client.get("/account/signin", base_url=base).get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert token
     resp = client.post("/account/signin", base_url=base, data={
         "email": email, "password": DEMO_PASSWORD, "csrf_token": token.group(1)})

@@ -69,8 +69,21 @@ class PasswordForm(FlaskForm):
                              validators=[DataRequired(), Length(min=10, max=256)])
 
 
+class _LoginManager(LoginManager):
+    """flask-login with "strong" session protection for signed-in sessions only."""
+
+    def _session_protection_failed(self) -> bool:
+        # An anonymous session (a chosen language, the CSRF token of a form) has no identity to
+        # protect, and it never holds flask-login's "_id": "strong" would clear it and mark the
+        # remember cookie for deletion on every request, so each anonymous page would answer
+        # with Set-Cookie headers (and no anonymous page could be shared by a cache).
+        if "_user_id" not in session:
+            return False
+        return bool(super()._session_protection_failed())
+
+
 def init_app(app: Flask) -> None:
-    manager = LoginManager()
+    manager = _LoginManager()
     manager.login_view = "account.signin"
     manager.login_message = _l("Please sign in to continue.")  # type: ignore[assignment]
     manager.session_protection = "strong"
@@ -289,14 +302,22 @@ def settings() -> Any:
     return render_template("account/settings.html", form=form, pw_form=pw_form), status
 
 
-@bp.route("/locale", methods=["POST"])
+@bp.route("/locale", methods=["GET", "POST"])
 @public
 def set_locale() -> Any:
-    locale = request.form.get("locale", "")
+    """Switch the display language: ``GET ?to=en&next=/path`` or a POSTed form (``locale``).
+
+    The anonymous switcher is a plain link: a display language is no state worth a CSRF token,
+    and a link keeps every anonymous page free of a session. A GET only changes this session;
+    the signed-in switcher POSTs (with its CSRF token) because it also saves the account's
+    choice.
+    """
+    locale = request.form.get("locale", "") if request.method == "POST" \
+        else request.args.get("to", "")
     if locale not in current_brand.config.locales:
         abort(400)
     session["locale"] = locale
-    if current_user.is_authenticated:
+    if request.method == "POST" and current_user.is_authenticated:
         current_user.locale = locale
     return redirect(_safe_next(url_for("portal_patient.home")))
 

@@ -114,7 +114,8 @@ def test_locale_switch_changes_language_for_an_anonymous_visitor(
         client_for: Callable[[str], BrandClient]) -> None:
     client = client_for("acme-clinic")
     assert _lang(client.get("/").get_data(as_text=True)) == "es"
-    resp = client.submit("/account/locale", {"locale": "en", "next": "/"}, form_page="/")
+    resp = client.submit("/account/locale", {"locale": "en", "next": "/"},
+                         form_page="/account/signin")
     assert resp.status_code == 302
     assert _lang(client.get("/").get_data(as_text=True)) == "en"
     assert _lang(client_for("acme-clinic").get("/").get_data(as_text=True)) == "es"
@@ -130,7 +131,8 @@ def test_locale_switch_needs_a_csrf_token(client_for: Callable[[str], BrandClien
 def test_locale_switch_rejects_a_language_the_brand_does_not_offer(
         client_for: Callable[[str], BrandClient]) -> None:
     client = client_for("acme-clinic")
-    assert client.submit("/account/locale", {"locale": "fr"}, form_page="/").status_code == 400
+    assert client.submit("/account/locale", {"locale": "fr"},
+                         form_page="/account/signin").status_code == 400
     assert _lang(client.get("/").get_data(as_text=True)) == "es"
 
 

@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   // Tell the server the browser's time zone once per session, so times show in local time.
+  // Only signed-in pages carry the CSRF meta: anonymous pages stay session-free (and cacheable)
+  // and show times in the brand's zone.
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     var meta = document.querySelector('meta[name="csrf-token"]');
