@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,13 +45,25 @@ MODALITY_NAMES = {"video": _l("Video"), "in_person": _l("In person")}
 
 
 def language_name(code: str) -> str:
-    """'es' -> 'español' / 'Spanish', in the current locale."""
-    name = Locale.parse(str(get_locale() or "en")).languages.get(code)
+    """'es' -> 'Español' / 'Spanish', in the current locale."""
+    return _language_name(str(get_locale() or "en"), code)
+
+
+@lru_cache(maxsize=1024)
+def _language_name(locale: str, code: str) -> str:
+    # Babel's Locale.parse costs ~50 µs; a directory page names dozens of languages.
+    name = Locale.parse(locale).languages.get(code)
     return name.capitalize() if name else code
 
 
 def modality_name(value: str) -> str:
+    """'in_person' -> 'In person' / 'Presencial', in the current locale."""
     return str(MODALITY_NAMES.get(value, value))
+
+
+def modality_labels() -> dict[str, str]:
+    """Every modality's label in the current locale, resolved once (for a whole page)."""
+    return {value: str(label) for value, label in MODALITY_NAMES.items()}
 
 
 def _settings() -> Any:
@@ -86,7 +99,10 @@ def index() -> Any:
     filtered = bool(query.q or query.specialty or query.language or query.modality)
     return render_template(
         "directory/index.html", page=page, query=query, facets=services.facets(db(), brand),
-        settings=settings, filtered=filtered,
+        settings=settings, filtered=filtered, modality_labels=modality_labels(),
+        # a profile's URL is the list's URL plus its id (routes "/" and "/<int:profile_id>"):
+        # one url_for per page instead of two per card
+        profile_base=url_for("directory.index"),
         prev_url=_page_url(page.page - 1) if page.page > 1 else None,
         next_url=_page_url(page.page + 1) if page.page < page.pages else None,
     )
