@@ -27,6 +27,9 @@ def _on_mount(app: Flask, ctx: object) -> None:
 
 
 def _module() -> Module:
+    # versioning listens on every session from import on: the data version changes with any
+    # write, whoever makes it (see that module)
+    from modules.directory import versioning  # noqa: F401
     from modules.directory.blueprint import bp, specialist_bp
     from modules.directory.demo import demo
 

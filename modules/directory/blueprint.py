@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from engine.identity.models import User
 from engine.identity.permissions import public, requires
 from engine.web import UserError, current_brand, db
-from modules.directory import services
+from modules.directory import page_cache, services
 from modules.directory.models import MODALITIES
 from modules.directory.schemas import (
     LANGUAGES,
@@ -39,6 +39,9 @@ from modules.directory.schemas import (
 
 bp = Blueprint("directory", __name__)
 specialist_bp = Blueprint("directory_profile", __name__)
+# anonymous visitors' list and profile pages come from a per-process cache when unchanged
+bp.before_request(page_cache.serve_cached)
+bp.after_request(page_cache.store)
 
 
 MODALITY_NAMES = {"video": _l("Video"), "in_person": _l("In person")}

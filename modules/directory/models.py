@@ -62,3 +62,20 @@ class Listing(BrandScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("directory_profile.id", ondelete="CASCADE"))
     visible: Mapped[bool] = mapped_column(default=True)
+
+
+class DirectoryVersion(Base):
+    """One row: a token that changes in the same transaction as every write that can change a
+    directory page (profiles, tags, listings, memberships, a specialist's account).
+
+    Web processes key their page caches on it (:mod:`modules.directory.versioning`). A random
+    token rather than a counter: a rolled-back change must never be confused with a later one,
+    and a counter would hand the rolled-back number out again.
+    """
+
+    __tablename__ = "directory_version"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(default=clock.now)

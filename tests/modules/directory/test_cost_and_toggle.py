@@ -13,8 +13,9 @@ from werkzeug.test import Client
 
 from engine.app import build_brand_app
 
-# an anonymous visitor's page: the count, the page of profiles, their tags, the filter options
-SELECTS_PER_PAGE = 4
+# an anonymous visitor's page: the data version (the page cache's key), the count, the page of
+# profiles, their tags, the filter options
+SELECTS_PER_PAGE = 5
 
 
 @contextmanager
@@ -55,6 +56,14 @@ def test_directory_page_costs_a_small_constant_number_of_queries(client, make_sp
         "/specialists/", f"/specialists/?q=many&specialty={tag}&language=es&sort=newest")]
     assert few == SELECTS_PER_PAGE
     assert many == [few] * 4
+
+
+def test_a_cached_page_costs_one_query_for_the_data_version(client, make_specialist, db_engine,
+                                                           tag):
+    _, profile = make_specialist("Cached Cost")
+    for path in (f"/specialists/?specialty={tag}", f"/specialists/{profile.id}"):
+        assert selects_for(client, db_engine, path) > 1  # rendered and stored
+        assert selects_for(client, db_engine, path) == 1  # served from the cache
 
 
 def test_profile_page_costs_a_constant_number_of_queries(client, make_specialist, db_engine):
