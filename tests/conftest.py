@@ -35,11 +35,11 @@ PASSWORD = "correct horse battery"
 BRAND_HOSTS = {"acme-clinic": "acme.localhost", "wellness-corp": "wellness.localhost"}
 
 
-def _postgres_test_url(url: str) -> str:
+def _postgres_test_url(url: str, suffix: str = "") -> str:
     """A fresh database beside the one DATABASE_URL names (dropped and created per run)."""
     base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)
                     if url.startswith("postgresql://") else url)
-    name = f"daraport_test_{os.getpid()}"
+    name = f"daraport_test_{os.getpid()}{suffix}"
     admin = make_engine(base.render_as_string(hide_password=False),
                         isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -49,11 +49,10 @@ def _postgres_test_url(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _test_database(tmp_path_factory: pytest.TempPathFactory, suffix: str) -> Iterator[str]:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
-        test_url = _postgres_test_url(url)
+        test_url = _postgres_test_url(url, suffix)
         yield test_url
         admin = make_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -61,7 +60,13 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                               f'WITH (FORCE)'))
         admin.dispose()
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db' + suffix) / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database of the rolled-back tests: nothing committed may stay in it."""
+    yield from _test_database(tmp_path_factory, "")
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +75,17 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A second database for live servers, whose requests commit for real: their data never
+    reaches the rolled-back tests' database."""
+    for url in _test_database(tmp_path_factory, "_live"):
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -226,7 +242,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(settings: PlatformSettings, db_engine: Engine,
+def live_server(settings: PlatformSettings, live_db_engine: Engine,
                 ) -> Iterator[Callable[..., LiveServer]]:
     """Factory: a real threaded HTTP server on loopback serving a platform (committed data)."""
     started: list[tuple[Any, threading.Thread, Platform]] = []
@@ -235,7 +251,7 @@ def live_server(settings: PlatformSettings, db_engine: Engine,
               reload_interval: float = 0.2) -> LiveServer:
         s = replace(settings, brands_dir=brands or settings.brands_dir, reload=reload,
                     reload_interval=reload_interval)
-        platform = Platform(Runtime.create(s, bind=db_engine))
+        platform = Platform(Runtime.create(s, bind=live_db_engine))
         server = make_server("127.0.0.1", 0, platform, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
