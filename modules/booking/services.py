@@ -11,13 +11,10 @@ on the blocked interval is the last word.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import NoReturn
 
-from babel.numbers import get_currency_precision
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,202 +36,27 @@ from modules.booking.availability import (
     TimeOff,
     WeeklyRange,
 )
+from modules.booking.calendar import (
+    appointment_type_for,
+    booking_settings,
+    calendar_of,
+    overrides,
+    weekly_rules,
+)
 from modules.booking.models import (
     Appointment,
     AppointmentType,
     Calendar,
     DateOverride,
-    WeeklyRule,
 )
 from modules.booking.schemas import (
-    AppointmentTypeInput,
-    OverrideInput,
-    WeeklyRangeInput,
     parse_start,
-    parse_zone,
 )
 
 NO_OVERLAP_CONSTRAINT = "ex_booking_appointment_no_overlap"
 STAFF_ROLES = ("specialist", "org_admin", "operator")
 # The longest window one availability query may span (the longest horizon of a type).
 MAX_WINDOW = timedelta(days=731)
-MAX_RANGES_A_DAY = 12
-
-
-def _settings(brand: BrandConfig):  # type: ignore[no-untyped-def]
-    settings = brand.module_settings("booking")
-    if settings is None:
-        raise UserError("Booking is not available here.", code="not_found", status=404)
-    return settings
-
-
-def _require_specialist(session: Session, actor: User, brand: BrandConfig) -> None:
-    if actor.role != "specialist" or not is_member(session, brand, actor):
-        raise UserError("Only specialists of this brand manage availability.",
-                        code="forbidden", status=403)
-
-
-# --- the specialist's calendar ----------------------------------------------------------------
-
-
-def calendar_of(session: Session, specialist_id: int) -> Calendar | None:
-    """The specialist's calendar, if they have set one up."""
-    return session.scalar(select(Calendar).where(Calendar.specialist_id == specialist_id))
-
-
-def set_calendar_zone(session: Session, actor: User, brand: BrandConfig,
-                      timezone: str) -> Calendar:
-    """Create the actor's calendar, or change the zone its rules are read in."""
-    _settings(brand)
-    _require_specialist(session, actor, brand)
-    zone = parse_zone(timezone)
-    calendar = calendar_of(session, actor.id)
-    if calendar is None:
-        calendar = Calendar(specialist_id=actor.id, timezone=zone)
-        session.add(calendar)
-    calendar.timezone = zone
-    session.flush()
-    return calendar
-
-
-def _own_calendar(session: Session, actor: User, brand: BrandConfig) -> Calendar:
-    _settings(brand)
-    _require_specialist(session, actor, brand)
-    calendar = calendar_of(session, actor.id)
-    if calendar is None:
-        calendar = Calendar(specialist_id=actor.id,
-                            timezone=actor.timezone or brand.timezone)
-        session.add(calendar)
-        session.flush()
-    return calendar
-
-
-def weekly_rules(session: Session, calendar: Calendar) -> list[WeeklyRule]:
-    """The calendar's weekly ranges, by weekday and start."""
-    return list(session.scalars(select(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id)
-                                .order_by(WeeklyRule.weekday, WeeklyRule.start_minute)))
-
-
-def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
-                     ranges: list[WeeklyRangeInput]) -> list[WeeklyRule]:
-    """Replace the actor's weekly availability with ``ranges`` (local times of the calendar)."""
-    calendar = _own_calendar(session, actor, brand)
-    per_day = Counter(r.weekday for r in ranges)
-    if per_day and max(per_day.values()) > MAX_RANGES_A_DAY:
-        raise UserError(f"At most {MAX_RANGES_A_DAY} ranges a day.", code="too_many",
-                        field="ranges")
-    session.execute(delete(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id))
-    session.add_all(WeeklyRule(calendar_id=calendar.id, weekday=r.weekday,
-                               start_minute=r.start_minute, end_minute=r.end_minute)
-                    for r in ranges)
-    session.flush()
-    return weekly_rules(session, calendar)
-
-
-def overrides(session: Session, calendar: Calendar) -> list[DateOverride]:
-    """The calendar's date overrides, oldest first."""
-    return list(session.scalars(select(DateOverride)
-                                .where(DateOverride.calendar_id == calendar.id)
-                                .order_by(DateOverride.on_date, DateOverride.start_at,
-                                          DateOverride.id)))
-
-
-def add_override(session: Session, actor: User, brand: BrandConfig,
-                 data: OverrideInput) -> DateOverride:
-    """Add extra hours, a day off or a time-off period to the actor's calendar."""
-    calendar = _own_calendar(session, actor, brand)
-    row = DateOverride(calendar_id=calendar.id, kind=data.kind, on_date=data.on_date,
-                       start_minute=data.start_minute, end_minute=data.end_minute,
-                       start_at=data.start_at, end_at=data.end_at)
-    session.add(row)
-    session.flush()
-    return row
-
-
-def remove_override(session: Session, actor: User, brand: BrandConfig, override_id: int) -> None:
-    """Delete one of the actor's overrides (someone else's answers 404)."""
-    calendar = _own_calendar(session, actor, brand)
-    row = session.get(DateOverride, override_id)
-    if row is None or row.calendar_id != calendar.id:
-        raise UserError("This override does not exist.", code="not_found", status=404)
-    session.delete(row)
-    session.flush()
-
-
-# --- appointment types ------------------------------------------------------------------------
-
-
-def _minor_units(amount: Decimal, currency: str) -> int:
-    scaled = amount * (10 ** get_currency_precision(currency))
-    if scaled != scaled.to_integral_value():
-        raise UserError(f"{currency} has no amounts that small.", code="invalid_price",
-                        field="price")
-    return int(scaled)
-
-
-def _price_minor(brand: BrandConfig, data: AppointmentTypeInput) -> int:
-    """The type's price under the brand's pricing rules, in minor units of its currency."""
-    pricing = brand.pricing
-    if data.catalog_key is not None:
-        entry = next((t for t in pricing.appointment_types if t.key == data.catalog_key), None)
-        if entry is None:
-            raise UserError(f"{brand.name} has no appointment type {data.catalog_key!r}.",
-                            code="invalid", field="catalog_key")
-        if entry.price is not None:
-            if data.price is not None and data.price != entry.price:
-                raise UserError(f"The price of this type is set by {brand.name}.",
-                                code="price_fixed", field="price")
-            return _minor_units(entry.price, brand.currency)
-    elif pricing.strategy == "fixed":
-        raise UserError(f"{brand.name} sets prices: choose one of its appointment types.",
-                        code="price_fixed", field="catalog_key")
-    if data.price is None:
-        raise UserError("Give a price.", code="invalid", field="price")
-    low, high = pricing.specialist_price_min, pricing.specialist_price_max
-    if (low is not None and data.price < low) or (high is not None and data.price > high):
-        raise UserError(f"The price is between {low} and {high} {brand.currency} here.",
-                        code="invalid_price", field="price")
-    return _minor_units(data.price, brand.currency)
-
-
-def save_appointment_type(session: Session, actor: User, brand: BrandConfig,
-                          data: AppointmentTypeInput,
-                          appointment_type_id: int | None = None) -> AppointmentType:
-    """Create one of the actor's appointment types on ``brand``, or update it."""
-    _own_calendar(session, actor, brand)
-    price_minor = _price_minor(brand, data)
-    if appointment_type_id is None:
-        row = AppointmentType(specialist_id=actor.id, brand_id=brand.slug)
-        session.add(row)
-    else:
-        row = _appointment_type(session, brand, appointment_type_id, actor.id)
-    for field in ("name", "duration_minutes", "modality", "location", "buffer_before_minutes",
-                  "buffer_after_minutes", "min_notice_minutes", "max_days_ahead",
-                  "slot_interval_minutes", "daily_cap", "weekly_cap", "needs_confirmation",
-                  "bookable_by"):
-        setattr(row, field, getattr(data, field))
-    row.price_minor, row.currency = price_minor, brand.currency
-    session.flush()
-    return row
-
-
-def appointment_types(session: Session, brand: BrandConfig, specialist_id: int) -> list[
-        AppointmentType]:
-    """The specialist's active appointment types on ``brand``."""
-    return list(session.scalars(select(AppointmentType).where(
-        AppointmentType.brand_id == brand.slug, AppointmentType.specialist_id == specialist_id,
-        AppointmentType.active.is_(True)).order_by(AppointmentType.name, AppointmentType.id)))
-
-
-def _appointment_type(session: Session, brand: BrandConfig, appointment_type_id: int,
-                      specialist_id: int) -> AppointmentType:
-    row = session.scalar(select(AppointmentType).where(
-        AppointmentType.id == appointment_type_id, AppointmentType.brand_id == brand.slug,
-        AppointmentType.active.is_(True)))
-    if row is None or row.specialist_id != specialist_id:
-        raise UserError("This specialist offers no such appointment type here.",
-                        code="not_found", field="appointment_type", status=404)
-    return row
 
 
 # --- availability -----------------------------------------------------------------------------
@@ -298,8 +120,8 @@ def available_slots(session: Session, brand: BrandConfig, specialist_id: int,
                     window_end: datetime) -> list[Slot]:
     """The free slots of one of the specialist's appointment types on ``brand``, starting in
     ``[window_start, window_end)``, against the specialist's appointments on every brand."""
-    _settings(brand)
-    appointment_type = _appointment_type(session, brand, appointment_type_id, specialist_id)
+    booking_settings(brand)
+    appointment_type = appointment_type_for(session, brand, appointment_type_id, specialist_id)
     specialist = session.get(User, specialist_id)
     calendar = calendar_of(session, specialist_id)
     if specialist is None or not is_member(session, brand, specialist) or calendar is None:
@@ -415,14 +237,14 @@ def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
     ``slot_taken``, ``fully_booked``, on SQLite ``busy``) and write nothing. The caller
     commits, or rolls back on an error.
     """
-    settings = _settings(brand)
+    settings = booking_settings(brand)
     start_at = parse_start(start)
     now = clock.now()
     if start_at <= now:
         raise UserError("This time is in the past.", code="past", field="start")
     # The lock is the transaction's first statement where possible: see _lock_calendar.
     calendar = _lock_calendar(session, specialist_id)
-    appointment_type = _appointment_type(session, brand, appointment_type_id, specialist_id)
+    appointment_type = appointment_type_for(session, brand, appointment_type_id, specialist_id)
     specialist = session.get(User, specialist_id)
     if specialist is None or not is_member(session, brand, specialist):
         raise UserError("This specialist is not listed here.", code="not_found", status=404)

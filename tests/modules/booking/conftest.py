@@ -16,8 +16,7 @@ from engine.db import brand_session
 from engine.identity import services as identity
 from engine.identity.models import User
 from engine.platform import Platform
-from modules.booking import BookingSettings
-from modules.booking import services as booking
+from modules.booking import BookingSettings, calendar
 from modules.booking.models import AppointmentType
 from modules.booking.schemas import AppointmentTypeInput, WeeklyRangeInput
 
@@ -79,10 +78,10 @@ def practice(db: Session, brands: dict[str, BrandConfig], create_user: Callable[
         specialist = create_user(role="specialist", brand="acme-clinic", name="Dr Vega")
         for slug in also_on:
             identity.add_membership(db, brands[slug], specialist)
-        booking.set_calendar_zone(db, specialist, acme, zone)
-        booking.set_weekly_rules(db, specialist, acme, [
+        calendar.set_calendar_zone(db, specialist, acme, zone)
+        calendar.set_weekly_rules(db, specialist, acme, [
             WeeklyRangeInput(weekday=d, start_minute=s, end_minute=e) for d, s, e in hours])
-        kind = booking.save_appointment_type(db, specialist, acme, appointment_type)
+        kind = calendar.save_appointment_type(db, specialist, acme, appointment_type)
         db.flush()
         return Practice(specialist, kind)
 

@@ -16,6 +16,7 @@ from engine import clock
 from engine.config import BrandConfig
 from engine.identity.models import SpecialistMembership, User
 from engine.web import UserError
+from modules.booking import calendar
 from modules.booking import services as booking
 from modules.booking.models import Appointment
 from modules.booking.schemas import AppointmentTypeInput, OverrideInput, WeeklyRangeInput
@@ -90,7 +91,7 @@ def test_a_booking_on_one_brand_removes_the_slot_on_the_other(
     p = practice(appointment_type=buffered)
     wellness_db, acme_db = session_of("wellness-corp"), session_of("acme-clinic")
     wellness = brands["wellness-corp"]
-    counselling = booking.save_appointment_type(
+    counselling = calendar.save_appointment_type(
         wellness_db, wellness_db.get(User, p.specialist.id), wellness,
         AppointmentTypeInput(name="Counselling", duration_minutes=50, modality="video",
                              catalog_key="session", slot_interval_minutes=30))
@@ -130,13 +131,13 @@ def test_day_off_and_extra_hours_saved_by_the_specialist_change_availability(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice]) -> None:
     p = practice()
     acme = brands["acme-clinic"]
-    booking.add_override(db, p.specialist, acme,
+    calendar.add_override(db, p.specialist, acme,
                          OverrideInput(kind="day_off", on_date=date(2026, 3, 2)))
-    extra = booking.add_override(db, p.specialist, acme, OverrideInput(
+    extra = calendar.add_override(db, p.specialist, acme, OverrideInput(
         kind="extra_hours", on_date=date(2026, 3, 4), start_minute="18:00", end_minute="19:00"))
     found = booking.available_slots(db, acme, p.specialist.id, p.appointment_type.id, *WEEK)
     assert [s.start_at for s in found] == [datetime(2026, 3, 4, 17, tzinfo=UTC)]
-    booking.remove_override(db, p.specialist, acme, extra.id)
+    calendar.remove_override(db, p.specialist, acme, extra.id)
     assert booking.available_slots(db, acme, p.specialist.id, p.appointment_type.id,
                                    *WEEK) == []
 
@@ -145,7 +146,7 @@ def test_time_off_saved_by_the_specialist_removes_slots(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice]) -> None:
     p = practice()
     acme = brands["acme-clinic"]
-    booking.add_override(db, p.specialist, acme, OverrideInput(
+    calendar.add_override(db, p.specialist, acme, OverrideInput(
         kind="time_off", start_at="2026-03-02T09:30:00+01:00", end_at="2026-03-02T16:00:00+01:00"))
     found = booking.available_slots(db, acme, p.specialist.id, p.appointment_type.id, *WEEK)
     assert [s.start_at for s in found] == [datetime(2026, 3, 2, 15, tzinfo=UTC)]
@@ -155,7 +156,7 @@ def test_saving_weekly_rules_replaces_the_previous_ones(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice]) -> None:
     p = practice()
     acme = brands["acme-clinic"]
-    rules = booking.set_weekly_rules(db, p.specialist, acme, [
+    rules = calendar.set_weekly_rules(db, p.specialist, acme, [
         WeeklyRangeInput(weekday=1, start_minute="08:00", end_minute="09:00"),
         WeeklyRangeInput(weekday=1, start_minute="18:00", end_minute="24:00")])
     assert [(r.weekday, r.start_minute, r.end_minute) for r in rules] == [(1, 480, 540),
@@ -170,8 +171,8 @@ def test_weekly_rules_allow_at_most_twelve_ranges_a_day(
     acme = brands["acme-clinic"]
     ranges = [WeeklyRangeInput(weekday=2, start_minute=60 * h, end_minute=60 * h + 30)
               for h in range(13)]
-    refused(db, "too_many", lambda: booking.set_weekly_rules(db, p.specialist, acme, ranges))
-    saved = booking.set_weekly_rules(db, p.specialist, acme, ranges[:12] + [
+    refused(db, "too_many", lambda: calendar.set_weekly_rules(db, p.specialist, acme, ranges))
+    saved = calendar.set_weekly_rules(db, p.specialist, acme, ranges[:12] + [
         WeeklyRangeInput(weekday=3, start_minute=0, end_minute=60)])
     assert len(saved) == 13
 
@@ -179,12 +180,12 @@ def test_weekly_rules_allow_at_most_twelve_ranges_a_day(
 def test_only_specialists_of_the_brand_manage_availability(
         db: Session, brands: dict[str, BrandConfig], create_user: Callable[..., User]) -> None:
     patient = create_user(role="patient")
-    refused(db, "forbidden", lambda: booking.set_calendar_zone(
+    refused(db, "forbidden", lambda: calendar.set_calendar_zone(
         db, patient, brands["acme-clinic"], "Europe/Madrid"))
     specialist = create_user(role="specialist", brand="acme-clinic")
-    refused(db, "forbidden", lambda: booking.set_weekly_rules(
+    refused(db, "forbidden", lambda: calendar.set_weekly_rules(
         db, specialist, brands["wellness-corp"], []))
-    refused(db, "invalid_timezone", lambda: booking.set_calendar_zone(
+    refused(db, "invalid_timezone", lambda: calendar.set_calendar_zone(
         db, specialist, brands["acme-clinic"], "Mars/Olympus"))
 
 
@@ -197,10 +198,10 @@ def test_fixed_price_brand_takes_the_price_from_its_catalogue_in_minor_units(
     assert (p.appointment_type.price_minor, p.appointment_type.currency) == (8000, "EUR")
     acme = brands["acme-clinic"]
     custom = variant(FIRST_VISIT, catalog_key=None, price="10.00")
-    refused(db, "price_fixed", lambda: booking.save_appointment_type(db, p.specialist, acme,
+    refused(db, "price_fixed", lambda: calendar.save_appointment_type(db, p.specialist, acme,
                                                                       custom))
     other = variant(FIRST_VISIT, price="81.00")
-    refused(db, "price_fixed", lambda: booking.save_appointment_type(db, p.specialist, acme,
+    refused(db, "price_fixed", lambda: calendar.save_appointment_type(db, p.specialist, acme,
                                                                       other))
 
 
@@ -213,9 +214,9 @@ def test_specialist_defined_prices_stay_within_the_brands_bounds(
         "specialist_price_min": "40", "specialist_price_max": "120"})
     open_prices = acme.model_copy(update={"pricing": pricing})
     mine = variant(FIRST_VISIT, catalog_key=None, price="55.50")
-    assert booking.save_appointment_type(db, p.specialist, open_prices, mine).price_minor == 5550
+    assert calendar.save_appointment_type(db, p.specialist, open_prices, mine).price_minor == 5550
     too_high = variant(mine, price="150.00")
-    refused(db, "invalid_price", lambda: booking.save_appointment_type(
+    refused(db, "invalid_price", lambda: calendar.save_appointment_type(
         db, p.specialist, open_prices, too_high))
 
 
