@@ -30,6 +30,8 @@ from modules.directory.models import DirectoryVersion, Listing, Profile, Tag
 ROW_ID = 1
 _WATCHED = (Profile, Tag, Listing, SpecialistMembership)
 _TABLE = DirectoryVersion.__table__
+# built once: every cached page reads it, and building the statement cost as much as running it
+_READ = select(_TABLE.c.token).where(_TABLE.c.id == ROW_ID)
 
 
 def current_version(session: Session) -> str | None:
@@ -38,8 +40,7 @@ def current_version(session: Session) -> str | None:
     Read it before the data it keys, inside the same transaction: a page rendered from data
     older than its version is then impossible (newer data under an older version is harmless).
     """
-    return session.connection().execute(
-        select(_TABLE.c.token).where(_TABLE.c.id == ROW_ID)).scalar()
+    return session.connection().execute(_READ).scalar()
 
 
 def bump(connection: Connection) -> None:
