@@ -7,15 +7,38 @@ Other modules use what this package exports: :func:`available_slots` and :func:`
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.modules import Module, ModuleSettings
+
+
+class CancellationPolicy(BaseModel):
+    """When a patient may cancel or reschedule, and what happens inside the window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    free_until_hours_before: int = Field(24, ge=0, le=24 * 14, description="cancel or "
+                                         "reschedule freely until this many hours before")
+    inside_window: Literal["refuse", "mark_late"] = Field(
+        "mark_late", description="inside the window: refuse, or allow and mark late-cancelled")
+    reschedule_inside_window: bool = Field(False, description="whether rescheduling is "
+                                           "allowed inside the window")
 
 
 class BookingSettings(ModuleSettings):
     max_upcoming_per_patient: int = Field(
         5, ge=1, le=100, description="requested or confirmed future appointments a patient may "
         "hold on this brand")
+    cancellation: CancellationPolicy = CancellationPolicy()
+    recurring_max_occurrences: int = Field(26, ge=1, le=104, description="longest recurring "
+                                           "series a patient may book at once")
+    waitlist: bool = Field(True, description="patients may ask to be told of earlier slots")
+    waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60, description="how long a freed "
+                                       "slot is held for the waitlisted patient it is offered to")
+    profile_next_slots: int = Field(3, ge=0, le=10, description="next free slots shown on a "
+                                    "directory profile")
 
 
 def _module() -> Module:

@@ -30,7 +30,8 @@ def test_enable_inserts_one_line_at_the_end_of_the_modules_section(brands_dir: P
     assert result.exit_code == 0, result.output
     assert result.stdout == "matching enabled on acme-clinic (brands/acme-clinic.yaml)\n"
     after = path.read_bytes().splitlines(keepends=True)
-    at = before.index(b"    default_sort: name\n") + 1
+    at = before.index(b"    profile_next_slots: 3           # next free slots shown on each "
+                      b"directory profile\n") + 1
     assert after == before[:at] + [b"  matching: {}\n"] + before[at:]
     assert "matching" in load(brands_dir).brands["acme-clinic"].config.enabled_modules()
 

@@ -376,7 +376,9 @@ def test_booking_is_not_available_on_a_brand_without_the_module(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice],
         create_user: Callable[..., User], platform: Any) -> None:
     p = practice()
-    without = platform.brands["acme-clinic"].loaded.config
+    config = platform.brands["acme-clinic"].loaded.config
+    without = config.model_copy(update={"modules": config.modules.model_copy(
+        update={"booking": None})})
     assert without.module_settings("booking") is None
     error = refused(db, "not_found", lambda: booking.book(
         db, create_user(role="patient"), without, p.specialist.id, p.appointment_type.id,
