@@ -101,6 +101,11 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
             nav.setdefault(entry.portal, []).append(entry)
     for entries in nav.values():
         entries.sort(key=lambda e: e.order)
+    hooks: dict[str, list[str]] = {}
+    for m in enabled:
+        for hook, templates in m.template_hooks.items():
+            hooks.setdefault(hook, []).extend(templates)
+    app.jinja_env.globals["hook_templates"] = lambda name: hooks.get(name, ())
     journey_module = reg.journey_providers().get(cfg.journey.mode)
     ctx = BrandContext(
         config=cfg, revision=loaded.revision, path=loaded.path, runtime=runtime,

@@ -74,6 +74,11 @@ class Module:
     models: str | None = None
     # hook called with (app, brand_context) when a brand app mounts this module
     on_mount: Callable[..., None] | None = None
+    # template fragments this module adds at named points of other modules' or the engine's
+    # pages: hook name -> template names (e.g. {"directory.profile": ("booking/_book.html",)}).
+    # A page renders a hook with {% for t in hook_templates("name") %}{% include t %}{% endfor %}
+    # so modules extend each other's pages without importing each other.
+    template_hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # demo data: called as demo(session, brand_config, people) by `cli.py demo`, where
     # people maps "specialists"/"patients"/... to the demo User rows created by the engine
     demo: Callable[..., None] | None = None
