@@ -289,3 +289,13 @@ main.add_command(users)
 from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serve`)
 
 main.add_command(demo)
+
+
+def _add_module_commands() -> None:
+    """Each installed module's own command group (``Module.cli``) under its name."""
+    for m in registry():
+        if m.cli is not None:
+            main.add_command(m.cli, name=m.name)
+
+
+_add_module_commands()
