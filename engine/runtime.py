@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +25,26 @@ class Runtime:
     hasher: PasswordHasher
     # brand slug -> errors of its file on disk while the last good config keeps serving
     config_errors: dict[str, list[str]] = field(default_factory=dict)
+    _db_status: tuple[float, str] = (float("-inf"), "unknown")
+
+    def database_status(self, max_age: float = 1.0) -> str:
+        """"ok" or "error: <kind>" from a ``SELECT 1``, at most ``max_age`` seconds old.
+
+        Health probes arrive many times a second from load balancers; one real round trip per
+        second per process tells them the same thing at a fraction of the cost.
+        """
+        checked_at, status = self._db_status
+        now = time.monotonic()
+        if now - checked_at < max_age:
+            return status
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            status = "ok"
+        except Exception as exc:  # reported, never raised: health must answer
+            status = f"error: {type(exc).__name__}"
+        self._db_status = (now, status)
+        return status
 
     @classmethod
     def create(cls, settings: PlatformSettings | None = None, bind: Any = None) -> Runtime:

@@ -81,3 +81,18 @@ def test_healthz_answers_503_when_postgres_is_unreachable(settings: PlatformSett
     finally:
         unreachable.dispose()
         set_current(platform.runtime)
+
+
+def test_database_status_is_rechecked_after_its_short_cache(
+        settings: PlatformSettings, db_engine: Engine, tmp_path: Path,
+        platform: Platform) -> None:
+    rt = Runtime.create(replace(settings), bind=db_engine)
+    set_current(platform.runtime)
+    try:
+        assert rt.database_status() == "ok"
+        rt.engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'no.db'}")
+        assert rt.database_status() == "ok"  # within the second: the cached answer
+        assert rt.database_status(max_age=0).startswith("error: ")
+        assert rt.database_status().startswith("error: ")
+    finally:
+        rt.engine.dispose()
