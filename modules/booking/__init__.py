@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.config.models import Slug
 from engine.modules import Module, ModuleSettings
+from modules.booking.questions import IntakeForm
 
 
 class CancellationPolicy(BaseModel):
@@ -39,6 +41,9 @@ class BookingSettings(ModuleSettings):
                                        "slot is held for the waitlisted patient it is offered to")
     profile_next_slots: int = Field(3, ge=0, le=10, description="next free slots shown on a "
                                     "directory profile")
+    intake_forms: dict[Slug, IntakeForm] = Field(
+        default_factory=dict, description="intake forms appointment types can ask patients to "
+        "fill before their first session, by key")
 
 
 def _module() -> Module:
