@@ -7,12 +7,14 @@ Other modules use what this package exports: :func:`available_slots` and :func:`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config.models import Slug
-from engine.modules import Module, ModuleSettings
+from engine.modules import Module, ModuleSettings, Mount, NavEntry
 from modules.booking.questions import IntakeForm
 
 
@@ -47,6 +49,8 @@ class BookingSettings(ModuleSettings):
 
 
 def _module() -> Module:
+    from modules.booking.views_specialist import specialist_bp
+
     return Module(
         name="booking",
         title="Scheduling and booking",
@@ -57,6 +61,14 @@ def _module() -> Module:
             "booking.appointment.book": frozenset({"patient"}),
         },
         models="modules.booking.models",
+        mounts=(Mount(specialist_bp, "specialist", "/calendar"),),
+        nav=(NavEntry("specialist", "booking_specialist.week", _l("My calendar"),
+                      "booking.availability.manage", 20),
+             NavEntry("specialist", "booking_specialist.availability", _l("My availability"),
+                      "booking.availability.manage", 21),
+             NavEntry("specialist", "booking_specialist.types", _l("Appointment types"),
+                      "booking.availability.manage", 22)),
+        template_folder=Path(__file__).parent / "templates",
     )
 
 
