@@ -82,9 +82,9 @@ def test_list_shows_slug_name_domains_journey_and_modules(brands_dir: Path) -> N
     assert rows == [
         ["SLUG", "NAME", "DOMAINS", "JOURNEY", "MODULES"],
         ["acme-clinic", "Acme", "Dental", "acme.localhost,acme-clinic.example", "directory",
-         "booking,directory"],
+         "api,booking,directory"],
         ["wellness-corp", "Wellness", "Corp", "wellness.localhost,wellness-corp.example",
-         "matching", "booking,directory,matching"],
+         "matching", "api,booking,directory,matching"],
     ]
 
 

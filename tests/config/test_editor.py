@@ -70,6 +70,8 @@ def test_disabling_a_required_module_is_refused_and_writes_nothing(brands_dir: P
     assert result.stderr == (
         "refused: disabling module 'directory' would make brands/wellness-corp.yaml invalid; "
         "nothing was written:\n"
+        "  modules.api: module 'api' requires module 'directory', which is not enabled on "
+        "this brand\n"
         "  modules.matching: module 'matching' requires module 'directory', which is not "
         "enabled on this brand\n"
     )

@@ -70,11 +70,16 @@ def test_unknown_module_name_suggests_an_installed_module(brands_dir: Path) -> N
         f"brands/acme-clinic.yaml:{mode_line}:{mode_col}: journey.mode: journey 'directory' "
         f"needs module 'directory', which is not enabled on this brand"
     )
-    assert errors[1].startswith(
+    api_line, api_col = where(text, "  api:", at="api")
+    assert errors[1] == (
+        f"brands/acme-clinic.yaml:{api_line}:{api_col}: modules.api: module 'api' requires "
+        f"module 'directory', which is not enabled on this brand"
+    )
+    assert errors[2].startswith(
         f"brands/acme-clinic.yaml:{line}:{col}: modules.directroy: unknown module 'directroy'; "
         f"did you mean 'directory'? (allowed: "
     )
-    assert len(errors) == 2
+    assert len(errors) == 3
 
 
 def test_invalid_hostname_points_at_the_list_item(brands_dir: Path) -> None:
@@ -109,7 +114,10 @@ def test_module_whose_required_module_is_off_is_an_error(brands_dir: Path) -> No
     text = edit(brands_dir / WELLNESS, "    page_size: 9\n",
                 "    page_size: 9\n    enabled: false\n")
     line, col = where(text, "  matching:\n    shortlist", at="matching")
+    api_line, api_col = where(text, "  api:", at="api")
     assert messages(load(brands_dir), WELLNESS) == [
+        f"brands/wellness-corp.yaml:{api_line}:{api_col}: modules.api: module 'api' requires "
+        f"module 'directory', which is not enabled on this brand",
         f"brands/wellness-corp.yaml:{line}:{col}: modules.matching: module 'matching' requires "
         f"module 'directory', which is not enabled on this brand"
     ]
