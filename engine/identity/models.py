@@ -11,18 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine import clock
 from engine.db import Base, BrandScoped
 
-ROLES = ("patient", "specialist", "org_admin", "affiliate", "operator")
-BRAND_ROLES = ("patient", "org_admin", "affiliate")
+ROLES = ("patient", "specialist", "org_admin", "coordinator", "affiliate", "operator")
+BRAND_ROLES = ("patient", "org_admin", "coordinator", "affiliate")
 
 
 class User(Base):
     __tablename__ = "identity_user"
     __table_args__ = (
         UniqueConstraint("realm", "email"),
-        CheckConstraint("role IN ('patient','specialist','org_admin','affiliate','operator')",
-                        name="role"),
+        CheckConstraint("role IN ('patient','specialist','org_admin','coordinator','affiliate',"
+                        "'operator')", name="role"),
         CheckConstraint(
-            "(role IN ('patient','org_admin','affiliate') AND brand_id IS NOT NULL) OR "
+            "(role IN ('patient','org_admin','coordinator','affiliate') "
+            "AND brand_id IS NOT NULL) OR "
             "(role = 'specialist' AND network IS NOT NULL AND brand_id IS NULL) OR "
             "(role = 'operator' AND brand_id IS NULL AND network IS NULL)",
             name="realm_matches_role",

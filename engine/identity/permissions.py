@@ -25,6 +25,8 @@ CORE_ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "patient": frozenset({"core.portal.patient", "core.account.manage"}),
     "specialist": frozenset({"core.portal.specialist", "core.account.manage"}),
     "org_admin": frozenset({"core.portal.org", "core.org.roster.view", "core.account.manage"}),
+    # brand staff who allocate specialists for assisted requests; their pages are modules'
+    "coordinator": frozenset({"core.portal.org", "core.account.manage"}),
     "affiliate": frozenset({"core.portal.partners", "core.account.manage"}),
     "operator": frozenset(),
 }
