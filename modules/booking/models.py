@@ -189,6 +189,7 @@ class Appointment(BrandScoped, Base):
     status: Mapped[str] = mapped_column(String(16))
     price_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    ics_sequence: Mapped[int] = mapped_column(default=0, server_default="0")  # iCalendar SEQUENCE
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def __repr__(self) -> str:
