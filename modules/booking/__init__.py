@@ -50,6 +50,7 @@ class BookingSettings(ModuleSettings):
 
 def _module() -> Module:
     from modules.booking.views_patient import bp as patient_bp
+    from modules.booking.views_recurring import bp as series_bp
     from modules.booking.views_specialist import specialist_bp
 
     return Module(
@@ -63,6 +64,7 @@ def _module() -> Module:
         },
         models="modules.booking.models",
         mounts=(Mount(patient_bp, "patient", "/appointments"),
+                Mount(series_bp, "patient", "/appointments/series"),
                 Mount(specialist_bp, "specialist", "/calendar")),
         nav=(NavEntry("patient", "booking.index", _l("My appointments"),
                       "booking.appointment.book", 20),

@@ -195,3 +195,12 @@ class Appointment(BrandScoped, Base):
     def __repr__(self) -> str:
         return (f"<Appointment {self.id} {self.status} specialist={self.specialist_id} "
                 f"{self.start_at:%Y-%m-%dT%H:%MZ} brand={self.brand_id}>")
+
+
+from modules.booking.models_waitlist import (  # noqa: E402, F401
+    FreedSlot,
+    Series,
+    SeriesMember,
+    WaitlistEntry,
+    WaitlistOffer,
+)

@@ -52,6 +52,7 @@ from modules.booking.models import (
 from modules.booking.schemas import (
     parse_start,
 )
+from modules.booking.waitlist import held_intervals
 
 NO_OVERLAP_CONSTRAINT = "ex_booking_appointment_no_overlap"
 STAFF_ROLES = ("specialist", "org_admin", "operator")
@@ -93,7 +94,8 @@ def _calendar_appointments(session: Session, specialist_id: int, start: datetime
                Appointment.status.in_(COUNTED_STATUSES),
                Appointment.blocked_end_at > start, Appointment.blocked_start_at < end)
         .execution_options(all_brands=True))
-    return [Existing(*row) for row in rows]
+    # a slot held for a waitlisted patient blocks like an appointment until the hold expires
+    return [Existing(*row) for row in rows] + held_intervals(session, specialist_id, start, end)
 
 
 def _free_slots(session: Session, calendar: Calendar, appointment_type: AppointmentType,
