@@ -90,6 +90,7 @@ class AppointmentType(BrandScoped, Base):
     needs_confirmation: Mapped[bool] = mapped_column(default=False)
     bookable_by: Mapped[str] = mapped_column(String(10), default="patients")
     active: Mapped[bool] = mapped_column(default=True)
+    intake_form: Mapped[str | None] = mapped_column(String(63))  # key in intake_forms
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def __repr__(self) -> str:
@@ -189,7 +190,6 @@ class Appointment(BrandScoped, Base):
     status: Mapped[str] = mapped_column(String(16))
     price_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
-    ics_sequence: Mapped[int] = mapped_column(default=0, server_default="0")  # iCalendar SEQUENCE
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def __repr__(self) -> str:
@@ -197,10 +197,4 @@ class Appointment(BrandScoped, Base):
                 f"{self.start_at:%Y-%m-%dT%H:%MZ} brand={self.brand_id}>")
 
 
-from modules.booking.models_waitlist import (  # noqa: E402, F401
-    FreedSlot,
-    Series,
-    SeriesMember,
-    WaitlistEntry,
-    WaitlistOffer,
-)
+from modules.booking.models_intake import IntakeAnswers  # noqa: E402, F401

@@ -75,11 +75,19 @@ class Question(_Strict):
                              f"choices")
         if self.type in ("scale", "text") and self.choices:
             raise ValueError(f"question '{self.key}' of type {self.type} takes no choices")
-        if self.type == "scale" and not (
-                self.scale_min < self.scale_max
-                and self.scale_max - self.scale_min + 1 <= MAX_SCALE_STEPS):
-            raise ValueError(f"question '{self.key}': scale_min must be below scale_max, "
-                             f"with at most {MAX_SCALE_STEPS} steps")
+        given = self.model_fields_set
+        scale_only = {"scale_min", "scale_max", "scale_min_label", "scale_max_label"} & given
+        if self.type != "scale" and scale_only:
+            raise ValueError(f"question '{self.key}': {', '.join(sorted(scale_only))} only "
+                             f"apply to scale questions")
+        if self.type != "text" and "max_length" in given:
+            raise ValueError(f"question '{self.key}': max_length only applies to text questions")
+        if self.type == "scale":
+            if not self.scale_min < self.scale_max:
+                raise ValueError(f"question '{self.key}': scale_min must be below scale_max")
+            if self.scale_max - self.scale_min + 1 > MAX_SCALE_STEPS:
+                raise ValueError(f"question '{self.key}': a scale has at most "
+                                 f"{MAX_SCALE_STEPS} steps")
         values = [c.value for c in self.choices]
         if len(values) != len(set(values)):
             raise ValueError(f"question '{self.key}': choice values must be unique")
