@@ -50,6 +50,8 @@ class BookingSettings(ModuleSettings):
 
 def _module() -> Module:
     from modules.booking.intake_views import bp as intake_bp
+    from modules.booking.views_patient import bp as patient_bp
+    from modules.booking.views_recurring import bp as series_bp
     from modules.booking.views_specialist import specialist_bp
 
     return Module(
@@ -62,15 +64,20 @@ def _module() -> Module:
             "booking.appointment.book": frozenset({"patient"}),
         },
         models="modules.booking.models",
-        mounts=(Mount(intake_bp, "patient", "/appointments/intake"),
+        mounts=(Mount(patient_bp, "patient", "/appointments"),
+                Mount(series_bp, "patient", "/appointments/series"),
+                Mount(intake_bp, "patient", "/appointments/intake"),
                 Mount(specialist_bp, "specialist", "/calendar")),
-        nav=(NavEntry("specialist", "booking_specialist.week", _l("My calendar"),
+        nav=(NavEntry("patient", "booking.index", _l("My appointments"),
+                      "booking.appointment.book", 20),
+             NavEntry("specialist", "booking_specialist.week", _l("My calendar"),
                       "booking.availability.manage", 20),
              NavEntry("specialist", "booking_specialist.availability", _l("My availability"),
                       "booking.availability.manage", 21),
              NavEntry("specialist", "booking_specialist.types", _l("Appointment types"),
                       "booking.availability.manage", 22)),
         template_folder=Path(__file__).parent / "templates",
+        template_hooks={"directory.profile": ("booking/_profile_book.html",)},
     )
 
 

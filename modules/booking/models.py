@@ -190,6 +190,7 @@ class Appointment(BrandScoped, Base):
     status: Mapped[str] = mapped_column(String(16))
     price_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    ics_sequence: Mapped[int] = mapped_column(default=0, server_default="0")  # iCalendar SEQUENCE
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def __repr__(self) -> str:
@@ -198,3 +199,10 @@ class Appointment(BrandScoped, Base):
 
 
 from modules.booking.models_intake import IntakeAnswers  # noqa: E402, F401
+from modules.booking.models_waitlist import (  # noqa: E402, F401
+    FreedSlot,
+    Series,
+    SeriesMember,
+    WaitlistEntry,
+    WaitlistOffer,
+)
