@@ -91,6 +91,14 @@ class WeekDay:
     blocked: list[Span] = field(default_factory=list)
     appointments: list[WeekEntry] = field(default_factory=list)
 
+    def timeline(self) -> list[tuple[str, Span | WeekEntry]]:
+        """("working" | "blocked" | "appointment", item) in time order (for a day's list)."""
+        items: list[tuple[str, Span | WeekEntry]] = [
+            *(("working", s) for s in self.working), *(("blocked", s) for s in self.blocked),
+            *(("appointment", a) for a in self.appointments)]
+        order = {"working": 0, "blocked": 1, "appointment": 2}
+        return sorted(items, key=lambda item: (item[1].start_at, order[item[0]]))
+
 
 @dataclass(frozen=True)
 class Week:

@@ -185,6 +185,9 @@ def test_week_holds_appointments_of_every_brand_with_working_and_blocked_time(
     assert [(s.start_at.hour, s.end_at.hour) for s in monday.working] == [(9, 17)]
     assert [(s.start_at.hour, s.end_at.hour) for s in monday.blocked] == [(15, 16)]
     assert all(not d.working and not d.appointments for d in week.days[1:])
+    # the day's list (what a phone shows) is in time order
+    assert [(kind, item.start_at.hour) for kind, item in monday.timeline()] == [
+        ("working", 9), ("appointment", 9), ("appointment", 11), ("blocked", 15)]
 
 
 def test_week_leaves_out_cancelled_appointments(

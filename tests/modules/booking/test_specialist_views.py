@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from engine import clock
 from engine.config import BrandConfig
 from engine.identity.models import User
 from engine.notify import Email
+from engine.platform import Platform
 from modules.booking import calendar
 from modules.booking import services as booking
 from modules.booking.models import Appointment, AppointmentType, DateOverride, WeeklyRule
@@ -480,3 +482,26 @@ def test_weekly_rule_rows_are_shown_for_editing(
     for value in ("09:00", "13:00", "15:00", "19:30"):
         assert f'value="{value}"' in page
     assert db.scalar(select(WeeklyRule.id)) is not None
+
+
+def test_specialists_set_their_price_within_the_brands_bounds_where_pricing_allows(
+        db: Session, practice: Callable[..., Practice], brands_dir: Path,
+        platform_on: Callable[..., Platform], signin: Callable[..., Any]) -> None:
+    yaml = brands_dir / "acme-clinic.yaml"
+    text = yaml.read_text()
+    assert "\n  strategy: fixed\n" in text
+    yaml.write_text(text.replace("\n  strategy: fixed\n", '\n  strategy: specialist_defined\n'
+                                 '  specialist_price_min: "40.00"\n'
+                                 '  specialist_price_max: "120.00"\n', 1))
+    p = practice()
+    client = BrandClient(platform_on(brands_dir), "acme.localhost")
+    assert signin(client, p.specialist.email).status_code == 302
+    assert 'name="price"' in client.get(f"{BASE}/types/new").get_data(as_text=True)
+    resp = client.submit(f"{BASE}/types/new", type_form(catalog_key="", price="150"))
+    assert resp.status_code == 400 and 'id="price-error"' in resp.get_data(as_text=True)
+    assert 'value="150"' in resp.get_data(as_text=True)
+    assert db.scalar(select(AppointmentType).where(AppointmentType.name == "Follow-up")) is None
+    resp = client.submit(f"{BASE}/types/new", type_form(catalog_key="", price="95.50"))
+    assert resp.status_code == 302
+    row = db.scalar(select(AppointmentType).where(AppointmentType.name == "Follow-up"))
+    assert row is not None and (row.price_minor, row.currency) == (9550, "EUR")
