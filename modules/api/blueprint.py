@@ -200,9 +200,5 @@ def reschedule(appointment_id: int) -> Response:
 @bp.get("/openapi.json")
 @public
 def openapi_document() -> Response:
-    return jsonify(openapi.document(request.host_url.rstrip("/") + bp_prefix()))
-
-
-def bp_prefix() -> str:
-    """Where this blueprint is mounted (``/api/v1``)."""
-    return request.path.rsplit("/openapi.json", 1)[0]
+    # the server is where this blueprint is mounted: this URL without "/openapi.json"
+    return jsonify(openapi.document(request.base_url.removesuffix("/openapi.json")))

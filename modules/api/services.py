@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from engine.config import BrandConfig
 from engine.identity.models import User
-from engine.identity.services import is_member
 from engine.web import UserError
 from modules.api.schemas import (
     MAX_WINDOW_DAYS,
@@ -33,7 +32,6 @@ from modules.api.schemas import (
 )
 from modules.booking import changes
 from modules.booking import services as booking
-from modules.booking.calendar import appointment_types
 from modules.booking.models import Appointment, AppointmentType
 from modules.directory import services as directory
 from modules.directory.models import Profile
@@ -66,15 +64,6 @@ def specialist_profile(session: Session, actor: User | None, brand: BrandConfig,
                              modalities=p.values("modality"), bio=p.bio)
 
 
-def _specialist_here(session: Session, brand: BrandConfig, specialist_id: int) -> User:
-    """A specialist working on ``brand``; anyone else (or no one) answers 404."""
-    user = session.get(User, specialist_id)
-    if user is None or user.role != "specialist" or not is_member(session, brand, user):
-        raise UserError(str(_l("This specialist is not listed here.")), code="not_found",
-                        status=404)
-    return user
-
-
 def _type_out(row: AppointmentType) -> AppointmentTypeOut:
     return AppointmentTypeOut(
         id=row.id, specialist_id=row.specialist_id, name=row.name,
@@ -87,10 +76,11 @@ def _type_out(row: AppointmentType) -> AppointmentTypeOut:
 
 def offered_types(session: Session, actor: User | None, brand: BrandConfig,
                   specialist_id: int) -> AppointmentTypeList:
-    """The specialist's active appointment types on ``brand``."""
-    _specialist_here(session, brand, specialist_id)
+    """The specialist's active appointment types on ``brand`` that patients book themselves
+    (the same list as the booking pages)."""
+    changes.bookable_specialist(session, brand, specialist_id)
     return AppointmentTypeList(items=[_type_out(t) for t in
-                                      appointment_types(session, brand, specialist_id)])
+                                      changes.bookable_types(session, brand, specialist_id)])
 
 
 def free_slots(session: Session, actor: User | None, brand: BrandConfig, specialist_id: int,
@@ -103,7 +93,7 @@ def free_slots(session: Session, actor: User | None, brand: BrandConfig, special
     if query.to - query.from_ > timedelta(days=MAX_WINDOW_DAYS):
         raise UserError(str(_l("Ask for at most %(n)d days at a time.", n=MAX_WINDOW_DAYS)),
                         code="invalid_window", field="to")
-    _specialist_here(session, brand, specialist_id)
+    changes.bookable_specialist(session, brand, specialist_id)
     slots = booking.available_slots(session, brand, specialist_id, query.type, query.from_,
                                     query.to)
     return Availability(specialist_id=specialist_id, appointment_type_id=query.type,

@@ -129,3 +129,15 @@ def test_a_specialist_of_another_network_or_a_patient_id_is_not_a_specialist_her
     for sid in (world.patient.id, 999_999):
         resp = client.get(f"/api/v1/specialists/{sid}/appointment-types")
         assert (resp.status_code, resp.get_json()["error"]) == (404, "not_found")
+
+
+def test_appointment_types_list_only_what_patients_book_themselves(
+        db: Session, client: BrandClient, world: World, brands: dict) -> None:
+    from modules.booking import calendar
+    from tests.modules.booking.conftest import FIRST_VISIT, variant
+
+    calendar.save_appointment_type(db, world.specialist, brands["acme-clinic"],
+                                   variant(FIRST_VISIT, name="Staff only", bookable_by="staff"))
+    db.flush()
+    listed = client.get(f"/api/v1/specialists/{world.specialist.id}/appointment-types")
+    assert [t["id"] for t in listed.get_json()["items"]] == [world.appointment_type_id]
