@@ -4,8 +4,11 @@ specialists with the reasons for each match.
 Privacy decision: the answers are health data, and this module does not keep them. They are
 validated, ranked against and echoed into the one response that shows the shortlist (so the
 visitor can change them), then dropped: no database row, no session or cookie, no log line, no
-cache (that response is ``Cache-Control: no-store``). The booking module will store them with
-the appointment, encrypted at field level by the privacy work; until then nothing is kept.
+cache (that response is ``Cache-Control: no-store``). To book, the shortlist hands them to the
+booking page as an encrypted, signed token that expires after two hours
+(``modules.booking.intake``); it is kept in the browser tab, never in a URL, and the booking
+module stores the answers with the appointment (``booking_intake_answers``, the one place) only
+when the patient books. Until then nothing is kept.
 
 The journey is open to anonymous visitors, so the module defines no permissions: every view is
 ``public``.
@@ -27,7 +30,7 @@ def _module() -> Module:
     return Module(
         name="matching",
         title="Matching journey",
-        requires=("directory",),
+        requires=("directory", "booking"),
         settings=MatchingSettings,
         mounts=(Mount(bp, "patient", "/match"),),
         nav=(NavEntry("patient", "matching.index", _l("Find my match"), None, 5),),

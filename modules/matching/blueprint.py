@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from babel import Locale
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from engine.identity.permissions import public
 from engine.web import current_brand, db
+from modules.booking import intake
 from modules.matching import services
 from modules.matching.settings import MatchingSettings, Question, Text
 
@@ -118,8 +119,14 @@ def index() -> Any:
                   for key, code in exc.errors.items()}
         return _render_intake(settings, values, errors, 400)
     matches = services.shortlist(db(), current_brand.config, answers, settings)
+    # the answers travel to the booking page in an encrypted, expiring token; nothing is stored
+    can_book = bool(matches) and "booking.book" in current_app.view_functions
+    intake_token = intake.issue_matching_token(
+        current_brand.config, services.visible_questions(settings, answers),
+        answers) if can_book else ""
     resp = render_template(
-        "matching/shortlist.html", settings=settings,
+        "matching/shortlist.html", settings=settings, can_book=can_book,
+        intake_token=intake_token,
         matches=[(m, [reason_text(r) for r in m.reasons]) for m in matches],
         answers={k: [str(x) for x in v] if isinstance(v, tuple) else [str(v)]
                  for k, v in answers.items()},

@@ -11,39 +11,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.orm import Session
 
 from engine.config import BrandConfig
+from modules.booking import questions as shared
+from modules.booking.questions import AnswerValue
 from modules.directory import services as directory
 from modules.matching.settings import MatchingSettings, Question, Text
 
-AnswerValue = str | int | tuple[str, ...]
 Answers = Mapping[str, AnswerValue]
 # form keys that are not answers: the CSRF token and the "change my answers" button
 RESERVED_KEYS = frozenset({"csrf_token", "_edit"})
 
-ErrorCode = Literal["required", "not_a_choice", "out_of_range", "too_long", "invalid",
-                    "unknown_question"]
-
-
-def label_for(text: Text, locale: str, brand_locale: str) -> str:
-    """A label in ``locale``, else in the brand's locale, else in any locale it has."""
-    if isinstance(text, str):
-        return text
-    found = text.get(locale) or text.get(brand_locale)  # type: ignore[call-overload]
-    return found or next(iter(text.values()))
-
-
-def _holds(q: Question, target: Question, answers: Mapping[str, Any]) -> bool:
-    assert q.show_if is not None
-    given = answers.get(target.key)
-    if isinstance(given, list | tuple):
-        # several values only make sense for multiple choice; elsewhere they are refused later
-        values = {str(v) for v in given} if target.type == "multiple" else set()
-    else:
-        values = set() if given is None else {str(given)}
-    return bool(values & set(q.show_if.any_of))
+# the rules of questions and answers are the booking module's (intake forms share them)
+label_for = shared.label_for
+InvalidAnswers = shared.InvalidAnswers
+answers_model = shared.answers_model
 
 
 def visible_questions(settings: MatchingSettings, answers: Mapping[str, Any]) -> list[Question]:
@@ -52,82 +35,7 @@ def visible_questions(settings: MatchingSettings, answers: Mapping[str, Any]) ->
     A question with ``show_if`` applies when its condition holds on an earlier question that
     itself applies, so a chain of conditions collapses when its first link does not hold.
     """
-    shown: dict[str, Question] = {}
-    for q in settings.questions:
-        if q.show_if is None:
-            shown[q.key] = q
-            continue
-        target = shown.get(q.show_if.question)
-        if target is not None and _holds(q, target, answers):
-            shown[q.key] = q
-    return list(shown.values())
-
-
-class InvalidAnswers(Exception):
-    """Answers that do not fit the questionnaire: question key -> error code.
-
-    Errors not tied to a question (a key no question has) are under ``""``.
-    """
-
-    def __init__(self, errors: Mapping[str, ErrorCode]):
-        super().__init__(", ".join(f"{k or 'form'}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
-
-
-def _field(q: Question) -> tuple[Any, Any]:
-    default: Any = ... if q.required else None
-    if q.type == "single":
-        return Literal[tuple(c.value for c in q.choices)] | None, default  # type: ignore[misc]
-    if q.type == "multiple":
-        values = Literal[tuple(c.value for c in q.choices)]  # type: ignore[misc]
-        return tuple[values, ...], Field(... if q.required else (),  # type: ignore[valid-type]
-                                         min_length=1 if q.required else 0)
-    if q.type == "scale":
-        return int | None, Field(default, ge=q.scale_min, le=q.scale_max, strict=False)
-    return str | None, Field(default, max_length=q.max_length)
-
-
-def _name(index: int) -> str:
-    # field names are positional: question keys may have dashes or shadow BaseModel attributes
-    return f"q{index}"
-
-
-def answers_model(questions: Sequence[Question]) -> type[BaseModel]:
-    """A pydantic model of the answers to ``questions``, by question key (unknown keys are
-    errors)."""
-    aliases = {_name(i): q.key for i, q in enumerate(questions)}
-    model = create_model(  # type: ignore[call-overload]
-        "Answers",
-        __config__=ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
-                              alias_generator=lambda name: aliases.get(name, name)),
-        **{_name(i): _field(q) for i, q in enumerate(questions)},
-    )
-    return model  # type: ignore[no-any-return]
-
-
-_CODES: dict[str, ErrorCode] = {
-    "missing": "required", "too_short": "required", "literal_error": "not_a_choice",
-    "greater_than_equal": "out_of_range", "less_than_equal": "out_of_range",
-    "string_too_long": "too_long", "extra_forbidden": "unknown_question",
-}
-
-
-def _raw(settings: MatchingSettings, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """Form values shaped for the answers model: lists for multiple choice, blanks dropped."""
-    kinds = {q.key: q.type for q in settings.questions}
-    raw: dict[str, Any] = {}
-    for key, given in form.items():
-        if key in RESERVED_KEYS:
-            continue
-        values = [v for v in given if v.strip()]
-        if not values:
-            continue
-        if kinds.get(key) == "multiple":
-            raw[key] = list(dict.fromkeys(values))
-        else:
-            # one value per single/scale/text question; several is a tampered form
-            raw[key] = values[0] if len(values) == 1 else values
-    return raw
+    return shared.visible_questions(settings.questions, answers)
 
 
 def parse_answers(settings: MatchingSettings, form: Mapping[str, Sequence[str]]) -> dict[
@@ -138,28 +46,7 @@ def parse_answers(settings: MatchingSettings, form: Mapping[str, Sequence[str]])
     whose ``show_if`` does not hold are ignored, answered or not. Returns the answers to the
     applicable questions that were answered; raises :class:`InvalidAnswers` otherwise.
     """
-    raw = _raw(settings, form)
-    known = {q.key for q in settings.questions}
-    shown = visible_questions(settings, raw)
-    shown_keys = {q.key for q in shown}
-    # hidden questions' answers are dropped, not refused: a browser without JS sends them
-    data = {k: v for k, v in raw.items() if k in shown_keys or k not in known}
-    try:
-        parsed = answers_model(shown).model_validate(data)
-    except ValidationError as exc:
-        errors: dict[str, ErrorCode] = {}
-        for err in exc.errors(include_url=False):
-            loc = str(err["loc"][0]) if err["loc"] else ""
-            code = _CODES.get(err["type"], "invalid")
-            key = "" if code == "unknown_question" else loc
-            errors.setdefault(key, code)
-        raise InvalidAnswers(errors) from None
-    out: dict[str, AnswerValue] = {}
-    for i, q in enumerate(shown):
-        value = getattr(parsed, _name(i))
-        if value not in (None, ()):
-            out[q.key] = value
-    return out
+    return shared.parse_answers(settings.questions, form)
 
 
 class Matchable(Protocol):

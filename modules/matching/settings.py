@@ -7,90 +7,44 @@ that rank nobody) never reaches a patient.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.config.models import Slug
 from engine.modules import ModuleSettings
+from modules.booking import questions as shared
+from modules.booking.questions import Choice, Condition, Text
 from modules.directory.models import MODALITIES
 from modules.directory.schemas import LANGUAGES
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-# a label: one string for every locale, or one per locale ({es: ..., en: ...})
-Text = NonEmpty | Annotated[dict[Literal["es", "en"], NonEmpty], Field(min_length=1)]
+__all__ = ["Choice", "Condition", "MatchingSettings", "Question", "Text", "Weights"]
 
 # answer values a profile can have, per profile field a question is matched against
 PROFILE_VALUES: dict[str, tuple[str, ...]] = {"language": LANGUAGES, "modality": MODALITIES}
-MAX_SCALE_STEPS = 11
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Choice(_Strict):
-    value: str = Field(min_length=1, max_length=60)
-    label: Text
+class Question(shared.Question):
+    """A question of the booking module's kind, which can also be matched against profiles."""
 
-
-class Condition(_Strict):
-    """Show a question only when an earlier answer has one of these values."""
-
-    question: Slug
-    any_of: tuple[str, ...] = Field(min_length=1)
-
-
-class Question(_Strict):
-    key: Slug
-    type: Literal["single", "multiple", "scale", "text"]
-    label: Text
-    help: Text | None = None
-    required: bool = False
-    choices: tuple[Choice, ...] = ()
-    scale_min: int = Field(1, ge=-100, le=100)
-    scale_max: int = Field(5, ge=-100, le=100)
-    # words at the ends of a scale ("Not at all" ... "Extremely")
-    scale_min_label: Text | None = None
-    scale_max_label: Text | None = None
-    max_length: int = Field(1000, ge=1, le=5000, description="longest text answer")
-    show_if: Condition | None = None
     # which profile field the answer is matched against (None: kept for the specialist only)
     matches: Literal["specialty", "language", "modality"] | None = None
     # leave out specialists who match none of the chosen values (e.g. a language they lack)
     must_match: bool = False
 
     @model_validator(mode="after")
-    def _shape(self) -> Question:
-        if self.type in ("single", "multiple") and len(self.choices) < 2:
-            raise ValueError(f"question '{self.key}' of type {self.type} needs at least 2 "
-                             f"choices")
-        if self.type in ("scale", "text") and self.choices:
-            raise ValueError(f"question '{self.key}' of type {self.type} takes no choices")
-        given = self.model_fields_set
-        scale_only = {"scale_min", "scale_max", "scale_min_label", "scale_max_label"} & given
-        if self.type != "scale" and scale_only:
-            raise ValueError(f"question '{self.key}': {', '.join(sorted(scale_only))} only "
-                             f"apply to scale questions")
-        if self.type != "text" and "max_length" in given:
-            raise ValueError(f"question '{self.key}': max_length only applies to text questions")
-        if self.type == "scale":
-            if not self.scale_min < self.scale_max:
-                raise ValueError(f"question '{self.key}': scale_min must be below scale_max")
-            if self.scale_max - self.scale_min + 1 > MAX_SCALE_STEPS:
-                raise ValueError(f"question '{self.key}': a scale has at most "
-                                 f"{MAX_SCALE_STEPS} steps")
+    def _matching(self) -> Question:
         if self.matches and self.type not in ("single", "multiple"):
             raise ValueError(f"question '{self.key}': only choice questions can be matched "
                              f"against profiles")
         if self.must_match and not self.matches:
             raise ValueError(f"question '{self.key}': must_match needs `matches`")
-        values = [c.value for c in self.choices]
-        if len(values) != len(set(values)):
-            raise ValueError(f"question '{self.key}': choice values must be unique")
         known = PROFILE_VALUES.get(self.matches or "")
         if known is not None:
-            unknown = [v for v in values if v not in known]
+            unknown = [c.value for c in self.choices if c.value not in known]
             if unknown:
                 raise ValueError(f"question '{self.key}': choices {unknown} can never match a "
                                  f"profile's {self.matches} (known: {', '.join(known)})")
@@ -146,25 +100,5 @@ class MatchingSettings(ModuleSettings):
 
     @model_validator(mode="after")
     def _questions(self) -> MatchingSettings:
-        seen: dict[str, Question] = {}
-        for q in self.questions:
-            if q.key in seen:
-                raise ValueError(f"question key '{q.key}' is used twice")
-            if q.show_if is not None:
-                target = seen.get(q.show_if.question)
-                if target is None:
-                    raise ValueError(f"question '{q.key}': show_if names '{q.show_if.question}',"
-                                     f" which is not an earlier question")
-                if target.type == "text":
-                    raise ValueError(f"question '{q.key}': show_if cannot depend on the text "
-                                     f"question '{target.key}'")
-                if target.type == "scale":
-                    allowed = {str(n) for n in range(target.scale_min, target.scale_max + 1)}
-                else:
-                    allowed = {c.value for c in target.choices}
-                unknown = [v for v in q.show_if.any_of if v not in allowed]
-                if unknown:
-                    raise ValueError(f"question '{q.key}': show_if values {unknown} are not "
-                                     f"answers of '{target.key}'")
-            seen[q.key] = q
+        shared.check_conditions(self.questions)
         return self
