@@ -49,7 +49,9 @@ class BookingSettings(ModuleSettings):
 
 
 def _module() -> Module:
+    from modules.booking.cli import booking_cli
     from modules.booking.intake_views import bp as intake_bp
+    from modules.booking.reminders import sweep_reminders
     from modules.booking.views_patient import bp as patient_bp
     from modules.booking.views_recurring import bp as series_bp
     from modules.booking.views_specialist import specialist_bp
@@ -78,6 +80,8 @@ def _module() -> Module:
                       "booking.availability.manage", 22)),
         template_folder=Path(__file__).parent / "templates",
         template_hooks={"directory.profile": ("booking/_profile_book.html",)},
+        cli=booking_cli,
+        jobs=(sweep_reminders,),
     )
 
 

@@ -199,6 +199,7 @@ class Appointment(BrandScoped, Base):
 
 
 from modules.booking.models_intake import IntakeAnswers  # noqa: E402, F401
+from modules.booking.models_reminders import ReminderSent  # noqa: E402, F401
 from modules.booking.models_waitlist import (  # noqa: E402, F401
     FreedSlot,
     Series,
