@@ -184,6 +184,11 @@ def answers_for(session: Session, actor: User, brand: BrandConfig,
 # --- intake forms on appointment types ------------------------------------------------------
 
 
+def intake_forms(brand: BrandConfig) -> dict[str, IntakeForm]:
+    """The brand's intake forms by key (from ``modules.booking.intake_forms``)."""
+    return dict(booking_settings(brand).intake_forms)
+
+
 def intake_form(brand: BrandConfig, key: str | None) -> IntakeForm | None:
     """The brand's intake form ``key`` (None for no key or a form the brand no longer has)."""
     if key is None:

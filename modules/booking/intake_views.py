@@ -54,6 +54,13 @@ def intake_pending(appointment: Appointment) -> bool:
     return appointment.id in g.intake_pending
 
 
+@bp.app_template_global("intake_form_choices")
+def intake_form_choices() -> list[tuple[str, str]]:
+    """(key, title) of the brand's intake forms, for the appointment type editor."""
+    forms = intake.intake_forms(current_brand.config)
+    return [(key, label(form.title)) for key, form in forms.items()]
+
+
 @bp.app_template_global("intake_label")
 def intake_label(text: Text | None) -> str:
     return label(text)

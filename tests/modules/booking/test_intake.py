@@ -3,11 +3,13 @@ encrypted, expiring token, intake forms on appointment types, and who may read t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import render_template
 from flask_login import login_user
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
@@ -383,13 +385,41 @@ def test_intake_form_of_another_patient_answers_404(
     assert stored(db) == 0
 
 
-def render_extras(platform: Platform, viewer: User, appointment: Appointment) -> str:
+def render_as(platform: Platform, viewer: User, template: str, **context: object) -> str:
+    """``template`` rendered on acme-clinic for ``viewer`` signed in."""
     app = platform.brands["acme-clinic"].app
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         login_user(viewer)
-        from flask import render_template
-        return render_template("booking/specialist/_appointment_extras.html",
-                               appointment=appointment)
+        return render_template(template, **context)
+
+
+def render_extras(platform: Platform, viewer: User, appointment: Appointment) -> str:
+    return render_as(platform, viewer, "booking/specialist/_appointment_extras.html",
+                     appointment=appointment)
+
+
+def test_my_appointments_row_asks_for_the_intake_form_until_it_is_filled(
+        db: Session, web: Platform, practice: Callable[..., Practice],
+        create_user: Callable[..., User]) -> None:
+    acme = web_brand(web)
+    p = practice()
+    intake.set_intake_form(db, p.specialist, acme, p.appointment_type.id, "first")
+    patient = create_user(role="patient")
+    appointment = book(db, acme, p, patient)
+    row = render_as(web, patient, "booking/intake/_pending.html", a=appointment)
+    assert f'href="/appointments/intake/{appointment.id}"' in row
+    assert "Fill in the intake form" in row
+    intake.submit_intake_form(db, patient, acme, appointment.id, {"reason": ["sleep"]})
+    row = render_as(web, patient, "booking/intake/_pending.html", a=appointment)
+    assert "Fill in the intake form" not in row
+
+
+def test_the_type_editor_offers_the_brands_intake_forms(
+        web: Platform, practice: Callable[..., Practice]) -> None:
+    p = practice()
+    field = render_as(web, p.specialist, "booking/intake/_type_field.html", current="first")
+    assert re.search(r'<option value="first" selected>(Before your first session|'
+                     r'Antes de tu primera sesión)</option>', field)
 
 
 def test_the_specialist_sees_the_answers_and_another_specialist_does_not(
