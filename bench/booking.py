@@ -1,0 +1,407 @@
+"""Booking benchmark (run by hand, not by pytest): availability speed, "next 3 slots" for 1,000
+specialists, and booking throughput on PostgreSQL with the SQL queries per booking.
+
+    .venv/bin/python bench/booking.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+
+Temp databases only: a SQLite file in a temp dir, and a fresh PostgreSQL database beside the
+one --pg names (dropped at the end). Figures are printed side by side at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from engine import clock  # noqa: E402
+from engine.config import BrandConfig  # noqa: E402
+from engine.db import brand_session, make_engine  # noqa: E402
+from engine.identity import services as identity  # noqa: E402
+from engine.identity.models import User  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+from engine.platform import Platform  # noqa: E402
+from engine.runtime import Runtime, set_current  # noqa: E402
+from engine.settings import PlatformSettings  # noqa: E402
+from engine.web import UserError  # noqa: E402
+from modules.booking import BookingSettings, availability, calendar  # noqa: E402
+from modules.booking import services as booking  # noqa: E402
+from modules.booking.models import (  # noqa: E402
+    Appointment,
+    AppointmentType,
+    Calendar,
+    DateOverride,
+    WeeklyRule,
+)
+from modules.booking.schemas import (  # noqa: E402
+    AppointmentTypeInput,
+    OverrideInput,
+    WeeklyRangeInput,
+)
+
+NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday, before opening time in Madrid
+ACME = "acme-clinic"
+KIND = AppointmentTypeInput(name="Session", duration_minutes=30, modality="video",
+                            catalog_key="first-visit", slot_interval_minutes=30,
+                            max_days_ahead=120)
+HOURS = [WeeklyRangeInput(weekday=d, start_minute=8 * 60, end_minute=20 * 60) for d in range(5)]
+EIGHT_WEEKS = (NOW, NOW + timedelta(weeks=8))
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    platform: Platform
+    brand: BrandConfig
+
+    def session(self) -> Session:
+        return brand_session(self.platform.runtime.sessions, ACME)
+
+
+def open_platform(url: str, data_dir: Path) -> Bench:
+    upgrade(url)
+    settings = PlatformSettings.from_env(
+        brands_dir=ROOT / "brands", themes_dir=ROOT / "themes", data_dir=data_dir,
+        database_url=url, secret_key="bench", redis_url=None, smtp_url=None, reload=False,
+        argon2_fast=True)
+    platform = Platform(Runtime.create(settings))
+    set_current(platform.runtime)
+    config = platform.brands[ACME].loaded.config
+    # the benchmark's patients book many appointments each
+    modules = config.modules.model_copy(update={"booking": BookingSettings(
+        max_upcoming_per_patient=100)})
+    return Bench(platform, config.model_copy(update={"modules": modules}))
+
+
+def specialist(session: Session, brand: BrandConfig, n: int) -> tuple[User, AppointmentType]:
+    user = identity.create_user(session, brand, role="specialist", email=f"s{n}@bench.example",
+                                name=f"Specialist {n}", password="bench password 123")
+    session.flush()
+    calendar.set_calendar_zone(session, user, brand, "Europe/Madrid")
+    calendar.set_weekly_rules(session, user, brand, HOURS)
+    return user, calendar.save_appointment_type(session, user, brand, KIND)
+
+
+def patient(session: Session, brand: BrandConfig, n: int) -> User:
+    user = identity.create_user(session, brand, role="patient", email=f"p{n}@bench.example",
+                                name=f"Patient {n}", password="bench password 123")
+    session.flush()
+    return user
+
+
+def grid(weeks: int = 8) -> list[datetime]:
+    """Every 30-minute start of the working hours (UTC; Madrid is UTC+1 until Mar 29)."""
+    starts = []
+    for day in range(weeks * 7):
+        d = NOW.date() + timedelta(days=day)
+        if d.weekday() >= 5:
+            continue
+        local = datetime(d.year, d.month, d.day, 8, tzinfo=calendar_zone())
+        starts += [(local + timedelta(minutes=30 * k)).astimezone(UTC) for k in range(24)]
+    return starts
+
+
+def calendar_zone() -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Europe/Madrid")
+
+
+def fill(session: Session, brand: BrandConfig, who: User, kind: AppointmentType, payer: User,
+         starts: list[datetime]) -> None:
+    """Appointments written directly (the set-up, not the measured path)."""
+    for start in starts:
+        end = start + timedelta(minutes=30)
+        session.add(Appointment(
+            brand_id=brand.slug, specialist_id=who.id, patient_id=payer.id,
+            appointment_type_id=kind.id, booked_by_id=payer.id, modality="video",
+            start_at=start, end_at=end, blocked_start_at=start, blocked_end_at=end,
+            status="confirmed", price_minor=kind.price_minor, currency=kind.currency))
+    session.flush()
+
+
+def median_ms(call: Callable[[], Any], runs: int) -> float:
+    call()  # warm caches (zoneinfo, statements)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+@contextmanager
+def counting(engine: Any) -> Iterator[list[int]]:
+    seen = [0]
+
+    def count(*args: Any) -> None:
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+# --- 1. one specialist, 8 weeks, 200 appointments, 3 overrides --------------------------------
+
+
+def bench_availability(bench: Bench) -> dict[str, float]:
+    brand = bench.brand
+    with bench.session() as session:
+        who, kind = specialist(session, brand, 0)
+        payer = patient(session, brand, 0)
+        rng = random.Random(1)
+        fill(session, brand, who, kind, payer, sorted(rng.sample(grid(), 200)))
+        calendar.add_override(session, who, brand, OverrideInput(
+            kind="day_off", on_date=date(2026, 3, 11)))
+        calendar.add_override(session, who, brand, OverrideInput(
+            kind="extra_hours", on_date=date(2026, 3, 14), start_minute=600, end_minute=840))
+        calendar.add_override(session, who, brand, OverrideInput(
+            kind="time_off", start_at=datetime(2026, 3, 18, 11, tzinfo=UTC),
+            end_at=datetime(2026, 3, 19, 15, tzinfo=UTC)))
+        session.commit()
+        cal = session.scalar(select(Calendar).where(Calendar.specialist_id == who.id))
+        assert cal is not None
+        weekly = [availability.WeeklyRange(r.weekday, r.start_minute, r.end_minute)
+                  for r in calendar.weekly_rules(session, cal)]
+        dated = [booking._as_override(o) for o in calendar.overrides(session, cal)]
+        existing = booking._calendar_appointments(session, who.id, EIGHT_WEEKS[0] - timedelta(
+            days=8), EIGHT_WEEKS[1] + timedelta(days=8))
+        rules = booking._rules_of(kind)
+        slots = availability.available_slots(cal.timezone, weekly, dated, existing, rules,
+                                             *EIGHT_WEEKS, clock.now())
+        engine_ms = median_ms(lambda: availability.available_slots(
+            cal.timezone, weekly, dated, existing, rules, *EIGHT_WEEKS, clock.now()), 200)
+        service_ms = median_ms(lambda: booking.available_slots(
+            session, brand, who.id, kind.id, *EIGHT_WEEKS), 100)
+    return {"slots": len(slots), "engine_ms": engine_ms, "service_ms": service_ms}
+
+
+# --- 2. next 3 slots for 1,000 specialists -----------------------------------------------------
+
+
+def bench_next_slots(bench: Bench, n: int = 1000) -> dict[str, float]:
+    brand = bench.brand
+    with bench.session() as session:
+        people = [specialist(session, brand, 1000 + i) for i in range(n)]
+        payer = patient(session, brand, 1000)
+        rng = random.Random(2)
+        starts = grid(2)
+        for who, kind in people:  # each specialist is busy on a few of the first slots
+            fill(session, brand, who, kind, payer, sorted(rng.sample(starts[:30], 10)))
+        session.commit()
+    ids = [who.id for who, _ in people]
+
+    def per_specialist() -> int:
+        from modules.booking import changes
+
+        with bench.session() as session:
+            return sum(len(changes.next_slots(session, brand, i, 3)) for i in ids)
+
+    def batched() -> int:
+        """The same engine fed by five queries for the whole page (what a batched service
+        could do): how much of the time is the engine itself."""
+        with bench.session() as session:
+            cals = {c.specialist_id: c for c in session.scalars(
+                select(Calendar).where(Calendar.specialist_id.in_(ids)))}
+            by_cal: dict[int, list[Any]] = {}
+            for r in session.scalars(select(WeeklyRule).where(
+                    WeeklyRule.calendar_id.in_([c.id for c in cals.values()]))):
+                by_cal.setdefault(r.calendar_id, []).append(
+                    availability.WeeklyRange(r.weekday, r.start_minute, r.end_minute))
+            over: dict[int, list[Any]] = {}
+            for o in session.scalars(select(DateOverride).where(
+                    DateOverride.calendar_id.in_([c.id for c in cals.values()]))):
+                over.setdefault(o.calendar_id, []).append(booking._as_override(o))
+            kinds = {t.specialist_id: t for t in session.scalars(select(AppointmentType).where(
+                AppointmentType.specialist_id.in_(ids), AppointmentType.brand_id == brand.slug))}
+            now = clock.now()
+            busy: dict[int, list[Any]] = {}
+            for row in session.execute(select(
+                    Appointment.specialist_id, Appointment.start_at,
+                    Appointment.blocked_start_at, Appointment.blocked_end_at,
+                    Appointment.status, Appointment.appointment_type_id).where(
+                    Appointment.specialist_id.in_(ids), Appointment.blocked_end_at > now,
+                    Appointment.blocked_start_at < now + timedelta(days=22))
+                    .execution_options(all_brands=True)):
+                busy.setdefault(row[0], []).append(availability.Existing(*row[1:]))
+            total = 0
+            for i in ids:
+                cal = cals[i]
+                found = availability.available_slots(
+                    cal.timezone, by_cal.get(cal.id, []), over.get(cal.id, []),
+                    busy.get(i, []), booking._rules_of(kinds[i]), now,
+                    now + timedelta(days=14), now)
+                total += len(found[:3])
+            return total
+
+    t0 = time.perf_counter()
+    found = per_specialist()
+    per_ms = (time.perf_counter() - t0) * 1000
+    engine = bench.platform.runtime.engine
+    with counting(engine) as queries:
+        per_specialist()
+    t0 = time.perf_counter()
+    found_batched = batched()
+    batched_ms = (time.perf_counter() - t0) * 1000
+    return {"specialists": n, "slots": found, "per_specialist_ms": per_ms,
+            "queries": queries[0], "batched_ms": batched_ms, "slots_batched": found_batched}
+
+
+# --- 3. booking throughput on PostgreSQL --------------------------------------------------------
+
+
+_forked: list[Bench] = []  # the platform a forked client inherits (a Platform is not pickled)
+
+
+def _forget_connections() -> None:
+    """In a forked client: never reuse the parent's pooled connections."""
+    _forked[0].platform.runtime.engine.dispose(close=False)
+
+
+def _client(k: int, ids: list[tuple[int, int]], patient_ids: list[int],
+            per_client: int) -> tuple[int, int, list[str]]:
+    """One client: ``per_client`` bookings at random times of random specialists."""
+    bench = _forked[0]
+    rng = random.Random(100 + k)
+    starts = grid()
+    booked = taken = 0
+    errors: list[str] = []
+    with bench.session() as session:
+        for j in range(per_client):
+            sid, tid = rng.choice(ids)
+            actor = session.get(User, patient_ids[2 * k + j % 2])
+            assert actor is not None
+            try:
+                booking.book(session, actor, bench.brand, sid, tid, rng.choice(starts))
+                session.commit()
+                booked += 1
+            except UserError as exc:
+                session.rollback()
+                if exc.code in ("slot_taken", "fully_booked"):
+                    taken += 1
+                else:
+                    errors.append(exc.code)
+    return booked, taken, errors
+
+
+def bench_booking(bench: Bench, clients: int = 8, specialists: int = 50,
+                  per_client: int = 150) -> dict[str, float]:
+    brand = bench.brand
+    with bench.session() as session:
+        people = [specialist(session, brand, 5000 + i) for i in range(specialists)]
+        patients = [patient(session, brand, 5000 + i) for i in range(clients * 2)]
+        session.commit()
+    ids = [(who.id, kind.id) for who, kind in people]
+    patient_ids = [p.id for p in patients]
+    # one process per client (threads would share one GIL and measure Python, not the database)
+    context = multiprocessing.get_context("fork")
+    _forked[:] = [bench]
+    with context.Pool(clients, initializer=_forget_connections) as pool:
+        t0 = time.perf_counter()
+        answers = pool.starmap(_client, [(k, ids, patient_ids, per_client)
+                                         for k in range(clients)])
+        seconds = time.perf_counter() - t0
+    booked = [a[0] for a in answers]
+    taken = [a[1] for a in answers]
+    errors = [e for a in answers for e in a[2]]
+
+    # queries of one booking, on an empty calendar and on one with 2,000 appointments
+    engine = bench.platform.runtime.engine
+    with bench.session() as session:
+        (empty, kind_e), (full, kind_f) = (specialist(session, brand, 9000),
+                                          specialist(session, brand, 9001))
+        payer = patient(session, brand, 9000)
+        fill(session, brand, full, kind_f, payer, grid(17)[:2000])
+        extra = patient(session, brand, 9001)
+        session.commit()
+        counts = []
+        for who, kind in ((empty, kind_e), (full, kind_f)):
+            actor = session.get(User, extra.id)
+            assert actor is not None
+            when = grid(17)[-1]  # after the 2,000, inside the 120-day horizon
+            with counting(engine) as queries:
+                booking.book(session, actor, brand, who.id, kind.id, when)
+                session.commit()
+            counts.append(queries[0])
+    total = sum(booked) + sum(taken)
+    return {"clients": clients, "specialists": specialists, "requests": total,
+            "booked": sum(booked), "taken": sum(taken), "other_errors": len(errors),
+            "seconds": seconds, "per_second": total / seconds,
+            "queries_empty": counts[0], "queries_2000": counts[1]}
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                    if url.startswith("postgresql://") else url)
+    name = f"daraport_bench_{int(time.time())}"
+    admin = make_engine(base.render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL server to create the temp database on")
+    parser.add_argument("--specialists", type=int, default=1000)
+    args = parser.parse_args()
+    results: dict[str, dict[str, Any]] = {}
+    with clock.freeze(NOW), tempfile.TemporaryDirectory() as tmp:
+        sqlite = open_platform(f"sqlite:///{tmp}/bench.db", Path(tmp))
+        print("SQLite: availability ...", flush=True)
+        results["availability (SQLite)"] = bench_availability(sqlite)
+        print(f"SQLite: next 3 slots for {args.specialists} specialists ...", flush=True)
+        results["next 3 slots (SQLite)"] = bench_next_slots(sqlite, args.specialists)
+        with postgres_database(args.pg) as pg_url:
+            pg = open_platform(pg_url, Path(tmp))
+            print("PostgreSQL: availability ...", flush=True)
+            results["availability (PostgreSQL)"] = bench_availability(pg)
+            print("PostgreSQL: booking with 8 clients ...", flush=True)
+            results["booking (PostgreSQL)"] = bench_booking(pg)
+            pg.platform.runtime.engine.dispose()
+    print()
+    targets = {"availability (SQLite)": "engine_ms < 5",
+               "next 3 slots (SQLite)": "per_specialist_ms < 150",
+               "availability (PostgreSQL)": "engine_ms < 5",
+               "booking (PostgreSQL)": "report; queries must not grow"}
+    width = max(len(k) for k in results)
+    for name, figures in results.items():
+        shown = "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in figures.items())
+        print(f"{name:<{width}}  {shown}   [target: {targets[name]}]")
+
+
+if __name__ == "__main__":
+    main()
