@@ -7,6 +7,7 @@ Every change of an appointment bumps its iCalendar SEQUENCE and emails the patie
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -260,10 +261,10 @@ def _without(existing: list[Existing], appointment: Appointment) -> list[Existin
 def _on_slot_freed(session: Session, brand: BrandConfig, appointment: Appointment) -> None:
     """A cancellation freed the appointment's time: offer it to the waitlist (B3's module),
     when that module is present."""
-    try:
-        from modules.booking import waitlist
-    except ImportError:
+    if importlib.util.find_spec("modules.booking.waitlist") is None:
         return
+    from modules.booking import waitlist
+
     waitlist.slot_freed(session, brand, appointment)
 
 

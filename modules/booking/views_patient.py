@@ -153,9 +153,9 @@ def book(specialist_id: int) -> Any:
     if request.method == "GET":
         return _slot_page("booking/patient/book.html", specialist_id, query, types,
                           _chosen_type(types, query.type), specialist=specialist)
-    form = _parse(BookForm, request.form.to_dict())
-    query = query.model_copy(update={"type": form.appointment_type})
     try:
+        form = _parse(BookForm, request.form.to_dict())
+        query = query.model_copy(update={"type": form.appointment_type})
         appointment = changes.book_appointment(session, _actor(), brand, specialist_id,
                                                form.appointment_type, form.start,
                                                modality=form.modality or None,
@@ -163,9 +163,9 @@ def book(specialist_id: int) -> Any:
     except UserError as exc:
         # nothing of the attempt stays; the page shows the week again with the reason
         discard_writes()
-        return _slot_page("booking/patient/book.html", specialist_id, query, types,
-                          _chosen_type(types, form.appointment_type), status=exc.status,
-                          specialist=specialist, error=exc.message)
+        chosen = next((t for t in types if t.id == query.type), types[0] if types else None)
+        return _slot_page("booking/patient/book.html", specialist_id, query, types, chosen,
+                          status=exc.status, specialist=specialist, error=exc.message)
     if appointment.status == "requested":
         flash(_("Your request is sent. The specialist will confirm it; we have emailed you."),
               "success")

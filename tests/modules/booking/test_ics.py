@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from icalendar import Calendar as ICalendar
+from sqlalchemy.orm import Session
 
+from engine.notify import Email, deliver_email, send_email
 from engine.platform import Platform
 from modules.booking import ics
 from modules.booking.models import Appointment
+from tests.identity.conftest import SmtpSink, runtime_settings, smtp_server  # noqa: F401
 
 
 def _appointment(**changes: object) -> Appointment:
@@ -59,3 +63,26 @@ def test_in_person_event_names_the_place(platform: Platform) -> None:
     _, event = _parsed(_event(platform, _appointment(modality="in_person"), "REQUEST",
                               location="Calle Mayor 1, Madrid"))
     assert str(event["LOCATION"]) == "Calle Mayor 1, Madrid"
+
+
+def test_smtp_delivery_attaches_the_ics_as_a_calendar_part(
+        platform: Platform, db: Session, runtime_settings: Callable[..., None],  # noqa: F811
+        smtp_server: SmtpSink) -> None:  # noqa: F811
+    runtime_settings(smtp_url=smtp_server.url)
+    brand = platform.brands["acme-clinic"].loaded.config
+    content = _event(platform, _appointment(ics_sequence=1), "CANCEL")
+    with platform.app_for("acme-clinic").test_request_context():
+        email = send_email(db, brand_id=brand.slug, sender=brand.communications.sender,
+                           to="ana@example.com", template="verify", locale="en",
+                           attachments=[ics.ics_attachment(content)], user=None, brand=brand,
+                           link="http://acme.localhost/x")
+    assert email.attachments == [{"filename": "appointment.ics",
+                                  "content_type": "text/calendar", "content": content}]
+    deliver_email(email.id)
+    [message] = smtp_server.messages
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_filename() == "appointment.ics"
+    assert part.get_param("method") == "CANCEL"
+    assert "UID:appointment-41@acme.localhost" in part.get_content()
+    db.expire_all()
+    assert db.get(Email, email.id).attachments is None  # type: ignore[union-attr]

@@ -144,6 +144,24 @@ def test_bad_times_re_render_the_page_with_the_reason(
     assert count(db) == before
 
 
+@pytest.mark.parametrize("form", [
+    {"appointment_type": "first", "start": "2026-03-02T08:00:00+00:00"},
+    {"start": "2026-03-02T08:00:00+00:00"},
+    {"appointment_type": "1", "start": ""},
+])
+def test_malformed_booking_forms_re_render_the_page_and_book_nothing(
+        patient_client: tuple[BrandClient, User], practice: Callable[..., Practice],
+        db: Session, form: dict[str, str]) -> None:
+    client, _ = patient_client
+    p = practice()
+    before = count(db)
+    resp = client.submit(f"/appointments/book/{p.specialist.id}", form)
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert 'role="alert"' in page and "Free times" in page
+    assert count(db) == before
+
+
 def test_the_upcoming_limit_is_a_clear_error(
         patient_client: tuple[BrandClient, User], practice: Callable[..., Practice],
         platform: Platform, db: Session) -> None:
