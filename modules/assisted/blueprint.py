@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from engine.identity.models import User
 from engine.identity.permissions import requires
 from engine.web import UserError, current_brand, db, discard_writes
-from modules.assisted import services
+from modules.assisted import coordination, services
 from modules.assisted.schemas import (
     DAY_PARTS,
     AllocationInput,
@@ -189,17 +189,15 @@ def new_for_member() -> Any:
 @coordination_bp.route("/")
 @requires("assisted.queue.manage")
 def queue() -> Any:
-    items = services.queue(db(), _actor(), current_brand.config)
+    items = coordination.queue(db(), _actor(), current_brand.config)
     return render_template("assisted/queue.html", items=items, **_labels())
 
 
 def _case_page(request_id: int, errors: dict[str, str], status: int = 200) -> Any:
-    session, actor, brand = db(), _actor(), current_brand.config
-    item = services.case(session, actor, brand, request_id)
-    found = services.suggestions(session, actor, brand, request_id) \
-        if item.status in ("submitted", "another_time") else []
-    return render_template("assisted/case.html", item=item, suggestions=found, form=FlaskForm(),
-                           errors=errors, values=request.form, **_labels()), status
+    found = coordination.case(db(), _actor(), current_brand.config, request_id)
+    return render_template("assisted/case.html", item=found.request,
+                           suggestions=found.suggestions, form=FlaskForm(), errors=errors,
+                           values=request.form, **_labels()), status
 
 
 @coordination_bp.route("/<int:request_id>")
@@ -219,7 +217,7 @@ def allocate(request_id: int) -> Any:
            "modality": request.form.get("modality", "")}
     try:
         data = AllocationInput.model_validate(raw)
-        services.allocate(db(), _actor(), current_brand.config, request_id, data)
+        coordination.allocate(db(), _actor(), current_brand.config, request_id, data)
     except ValidationError as exc:
         return _case_page(request_id, error_messages(exc), 400)
     except UserError as exc:

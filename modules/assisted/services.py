@@ -1,8 +1,9 @@
-"""Assisted journey rules: patients (or their organization's admin) submit requests; the brand's
-coordinators work a queue, allocate a specialist and book on the patient's behalf through
-``modules.booking.services.book``; the patient accepts or asks for another time.
+"""Assisted journey rules of the patient's side: patients (or their organization's admin)
+submit requests, follow them, and accept a coordinator's proposal or ask for another time. The
+coordinators' side is :mod:`modules.assisted.coordination`.
 
-The request's ``needs`` are health data: this module is the one place that reads or writes them.
+The request's ``needs`` are health data: this module is the one place that reads or writes them
+(the coordinators' pages read them through :func:`request_view`).
 Every query names its brand explicitly on top of the session's brand scoping; another brand's
 request answers 404.
 """
@@ -10,27 +11,22 @@ request answers 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.config import BrandConfig
-from engine.identity.models import SpecialistMembership, User
+from engine.identity.models import User
 from engine.identity.services import organization_roster
-from engine.notify import send_email
 from engine.web import UserError
 from modules.assisted.models import OPEN_STATUSES, Allocation, AssistanceRequest
-from modules.assisted.schemas import DAY_PARTS, AllocationInput, RequestInput
-from modules.booking.availability import BLOCKING_STATUSES, Slot
+from modules.assisted.schemas import RequestInput
+from modules.booking.availability import BLOCKING_STATUSES
 from modules.booking.models import Appointment, AppointmentType
-from modules.booking.services import available_slots, book
 
 if TYPE_CHECKING:
     from modules.assisted import AssistedSettings
@@ -82,17 +78,6 @@ class RequestView:
 
 
 @dataclass(frozen=True)
-class QueueItem:
-    """A line of the coordinators' queue: no health data."""
-
-    id: int
-    patient_name: str
-    urgency: str
-    status: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class SubmittedItem:
     """A request an organization's admin submitted for a member: status only, no needs."""
 
@@ -100,19 +85,6 @@ class SubmittedItem:
     patient_name: str
     status: str
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A specialist's appointment type with its free slots inside the request's windows."""
-
-    specialist_id: int
-    specialist_name: str
-    appointment_type_id: int
-    appointment_type_name: str
-    modality: str
-    duration_minutes: int
-    slots: tuple[Slot, ...]
 
 
 # --- guards -----------------------------------------------------------------------------------
@@ -127,17 +99,11 @@ def assisted_settings(brand: BrandConfig) -> AssistedSettings:
     return settings  # type: ignore[return-value]
 
 
-def _require_coordinator(actor: User, brand: BrandConfig) -> None:
-    if actor.role != "coordinator" or actor.brand_id != brand.slug:
-        raise UserError(str(_l("Only this site's coordinators work on assistance requests.")),
-                        code="forbidden", status=403)
-
-
 def _not_found() -> UserError:
     return UserError(str(_l("There is no such request here.")), code="not_found", status=404)
 
 
-def _request(session: Session, brand: BrandConfig, request_id: int) -> AssistanceRequest:
+def request_row(session: Session, brand: BrandConfig, request_id: int) -> AssistanceRequest:
     row = session.scalar(select(AssistanceRequest).where(
         AssistanceRequest.id == request_id, AssistanceRequest.brand_id == brand.slug))
     if row is None:
@@ -147,7 +113,7 @@ def _request(session: Session, brand: BrandConfig, request_id: int) -> Assistanc
 
 def _own_request(session: Session, actor: User, brand: BrandConfig,
                  request_id: int) -> AssistanceRequest:
-    row = _request(session, brand, request_id)
+    row = request_row(session, brand, request_id)
     if row.patient_id != actor.id:
         raise _not_found()
     return row
@@ -233,14 +199,14 @@ def requests_of(session: Session, actor: User, brand: BrandConfig) -> list[Reque
     rows = session.scalars(select(AssistanceRequest).where(
         AssistanceRequest.brand_id == brand.slug, AssistanceRequest.patient_id == actor.id
     ).order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc())).all()
-    return [_view(session, row, actor.name) for row in rows]
+    return [request_view(session, row, actor.name) for row in rows]
 
 
 def own_request(session: Session, actor: User, brand: BrandConfig,
                 request_id: int) -> RequestView:
     """One of the actor's own requests; 404 for anyone else's."""
     assisted_settings(brand)
-    return _view(session, _own_request(session, actor, brand, request_id), actor.name)
+    return request_view(session, _own_request(session, actor, brand, request_id), actor.name)
 
 
 def accept(session: Session, actor: User, brand: BrandConfig, request_id: int) -> Allocation:
@@ -299,128 +265,7 @@ def _release(session: Session, allocation: Allocation) -> None:
         appointment.status = "cancelled"
 
 
-# --- coordinators -----------------------------------------------------------------------------
-
-
-def queue(session: Session, actor: User, brand: BrandConfig) -> list[QueueItem]:
-    """Requests waiting for a coordinator on ``brand``, oldest first."""
-    assisted_settings(brand)
-    _require_coordinator(actor, brand)
-    rows = session.execute(
-        select(AssistanceRequest.id, User.name, AssistanceRequest.urgency,
-               AssistanceRequest.status, AssistanceRequest.created_at)
-        .join(User, User.id == AssistanceRequest.patient_id)
-        .where(AssistanceRequest.brand_id == brand.slug,
-               AssistanceRequest.status.in_(OPEN_STATUSES))
-        .order_by(AssistanceRequest.created_at, AssistanceRequest.id))
-    return [QueueItem(*r) for r in rows]
-
-
-def case(session: Session, actor: User, brand: BrandConfig, request_id: int) -> RequestView:
-    """A request of ``brand`` as a coordinator sees it (needs and every proposal)."""
-    assisted_settings(brand)
-    _require_coordinator(actor, brand)
-    row = _request(session, brand, request_id)
-    patient = session.get(User, row.patient_id)
-    return _view(session, row, patient.name if patient else "")
-
-
-def _modalities(preference: str) -> tuple[str, ...]:
-    return {"video": ("video", "both"), "in_person": ("in_person", "both")}.get(
-        preference, ("video", "in_person", "both"))
-
-
-def in_windows(start_at: datetime, windows: tuple[str, ...] | list[str], zone: str) -> bool:
-    """Whether an appointment starting at ``start_at`` starts inside one of ``windows``
-    (``"<weekday>:<part>"``), read in ``zone``."""
-    local = start_at.astimezone(ZoneInfo(zone))
-    minute = local.hour * 60 + local.minute
-    return any(f"{local.weekday()}:{part}" in windows and start <= minute < end
-               for part, (start, end) in DAY_PARTS.items())
-
-
-def suggestions(session: Session, actor: User, brand: BrandConfig,
-                request_id: int) -> list[Suggestion]:
-    """Specialists of ``brand`` with a patient-bookable type in the request's modality and
-    free slots (from the booking module's availability) inside the request's time windows,
-    within ``search_days``."""
-    settings = assisted_settings(brand)
-    _require_coordinator(actor, brand)
-    row = _request(session, brand, request_id)
-    types = session.execute(
-        select(AppointmentType, User.name)
-        .join(User, User.id == AppointmentType.specialist_id)
-        .join(SpecialistMembership,
-              (SpecialistMembership.user_id == AppointmentType.specialist_id)
-              & (SpecialistMembership.brand_id == brand.slug)
-              & SpecialistMembership.active.is_(True))
-        .where(AppointmentType.brand_id == brand.slug, AppointmentType.active.is_(True),
-               AppointmentType.bookable_by == "patients",
-               AppointmentType.modality.in_(_modalities(row.modality)))
-        .order_by(User.name, AppointmentType.name, AppointmentType.id)).all()
-    now = clock.now()
-    end = now + timedelta(days=settings.search_days)
-    found: list[Suggestion] = []
-    for kind, name in types:
-        slots = [s for s in available_slots(session, brand, kind.specialist_id, kind.id, now,
-                                            end)
-                 if in_windows(s.start_at, row.time_windows, row.timezone)]
-        if slots:
-            found.append(Suggestion(kind.specialist_id, name, kind.id, kind.name,
-                                    kind.modality, kind.duration_minutes,
-                                    tuple(slots[:settings.slots_per_suggestion])))
-    return found
-
-
-def allocate(session: Session, actor: User, brand: BrandConfig, request_id: int,
-             data: AllocationInput) -> Allocation:
-    """Book the chosen slot for the request's patient (through the booking module, which
-    checks every rule and the specialist's calendar on every brand), record the reason, and
-    propose it to the patient by email. Errors write nothing."""
-    assisted_settings(brand)
-    _require_coordinator(actor, brand)
-    row = _request(session, brand, request_id)
-    if row.status not in OPEN_STATUSES:
-        raise UserError(str(_l("This request is not waiting for a specialist.")),
-                        code="not_open", status=409)
-    preferred = row.modality if row.modality != "any" else None
-    appointment = book(session, actor, brand, data.specialist_id, data.appointment_type_id,
-                       data.start, patient_id=row.patient_id,
-                       modality=data.modality or _fitting(session, data, preferred))
-    allocation = Allocation(brand_id=brand.slug, request_id=row.id,
-                            appointment_id=appointment.id, coordinator_id=actor.id,
-                            specialist_id=data.specialist_id, reason=data.reason,
-                            outcome="proposed")
-    session.add(allocation)
-    row.status = "proposed"
-    session.flush()
-    _notify_proposal(session, brand, row, appointment)
-    return allocation
-
-
-def _fitting(session: Session, data: AllocationInput, preferred: str | None) -> str | None:
-    # a type offered both ways takes the patient's preference; a one-way type its own
-    kind = session.get(AppointmentType, data.appointment_type_id)
-    return preferred if kind is not None and kind.modality == "both" else None
-
-
-def _notify_proposal(session: Session, brand: BrandConfig, row: AssistanceRequest,
-                     appointment: Appointment) -> None:
-    patient = session.get(User, row.patient_id)
-    specialist = session.get(User, appointment.specialist_id)
-    if patient is None or specialist is None:
-        return
-    locale = patient.locale or brand.locale
-    when = format_datetime(appointment.start_at, "full",
-                           tzinfo=ZoneInfo(patient.timezone or row.timezone), locale=locale)
-    send_email(session, brand_id=brand.slug, sender=brand.communications.sender,
-               to=patient.email, template="assisted_proposed", locale=locale, user=patient,
-               brand=brand, specialist_name=specialist.name, when=when,
-               modality=appointment.modality,
-               link=url_for("assisted.detail", request_id=row.id, _external=True))
-
-
-def _view(session: Session, row: AssistanceRequest, patient_name: str) -> RequestView:
+def request_view(session: Session, row: AssistanceRequest, patient_name: str) -> RequestView:
     coordinator = User.__table__.alias("coordinator")
     specialist = User.__table__.alias("specialist")
     proposals = session.execute(

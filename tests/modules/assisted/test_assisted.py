@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import BrandConfig
 from engine.identity.models import User
-from modules.assisted import services
+from modules.assisted import coordination, services
 from modules.assisted.models import Allocation, AssistanceRequest
 from modules.assisted.schemas import RequestInput
 from modules.booking import services as booking
@@ -187,7 +187,7 @@ def test_suggestions_are_free_slots_inside_the_patients_windows(
     found = practice()
     row = services.submit_request(db, patient, acme, RequestInput(
         needs=NEEDS, time_windows=("0:afternoon",)))
-    suggestions = services.suggestions(db, coordinator, acme, row.id)
+    suggestions = coordination.suggestions(db, coordinator, acme, row.id)
     assert [(s.specialist_id, s.appointment_type_id) for s in suggestions] == \
         [(found.specialist.id, found.appointment_type.id)]
     hours = [slot.start_at.astimezone(MADRID) for slot in suggestions[0].slots]
@@ -319,3 +319,35 @@ def test_another_patient_cannot_see_or_answer_a_request(
     assert resp.status_code == 404
     db.refresh(submitted)
     assert submitted.status == "proposed"
+
+
+# --- journey, role and withdrawal ---------------------------------------------------------------
+
+
+def test_assisted_brand_home_leads_to_the_assistance_pages(web: Callable[[], BrandClient],
+                                                           client_for: Callable[..., Any],
+                                                           ) -> None:
+    assert 'href="/assistance/"' in web().get("/").get_data(as_text=True)
+    # wellness-corp keeps its journey and has no assisted module: its pages do not exist
+    assert client_for("wellness-corp").get("/assistance/").status_code == 404
+
+
+def test_coordinator_account_belongs_to_one_brand(db: Session) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.add(User(realm="platform", role="coordinator", brand_id=None, email="c@example.com",
+                    name="Nobody", password_hash="x"))
+        db.flush()
+
+
+def test_patient_cancels_an_open_request_and_it_leaves_the_queue(
+        signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
+        submitted: AssistanceRequest, db: Session) -> None:
+    resp = signed_in(patient).submit(f"/assistance/{submitted.id}/cancel",
+                                     form_page=f"/assistance/{submitted.id}")
+    assert resp.status_code == 302
+    db.refresh(submitted)
+    assert submitted.status == "cancelled"
+    assert f"/org/coordination/{submitted.id}" not in \
+        signed_in(coordinator).get("/org/coordination/").get_data(as_text=True)
