@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from babel.numbers import get_currency_precision
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -91,6 +92,11 @@ def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
     per_day = Counter(r.weekday for r in ranges)
     if per_day and max(per_day.values()) > MAX_RANGES_A_DAY:
         raise UserError(f"At most {MAX_RANGES_A_DAY} ranges a day.", code="too_many",
+                        field="ranges")
+    ordered = sorted(ranges, key=lambda r: (r.weekday, r.start_minute))
+    if any(a.weekday == b.weekday and b.start_minute < a.end_minute
+           for a, b in zip(ordered, ordered[1:], strict=False)):
+        raise UserError(_("Two ranges of the same day overlap."), code="overlap",
                         field="ranges")
     session.execute(delete(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id))
     session.add_all(WeeklyRule(calendar_id=calendar.id, weekday=r.weekday,

@@ -17,7 +17,7 @@ from engine.web import UserError
 from modules.booking import attendance, calendar
 from modules.booking import services as booking
 from modules.booking.models import Appointment, AppointmentType
-from modules.booking.schemas import AppointmentTypeInput, OverrideInput
+from modules.booking.schemas import AppointmentTypeInput, OverrideInput, WeeklyRangeInput
 from tests.modules.booking.conftest import FIRST_VISIT, Practice, variant
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # Sunday
@@ -230,3 +230,24 @@ def test_patients_cannot_use_the_specialist_services(
     with pytest.raises(UserError) as caught:
         attendance.appointment_detail(db, patient, acme, made.id)
     assert caught.value.status == 403
+
+
+def test_overlapping_weekly_ranges_are_refused_by_the_calendar_service(
+        db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice]) -> None:
+    p = practice()
+    own = calendar.calendar_of(db, p.specialist.id)
+    assert own is not None
+    before = [(r.weekday, r.start_minute, r.end_minute) for r in calendar.weekly_rules(db, own)]
+    with pytest.raises(UserError) as caught:
+        calendar.set_weekly_rules(db, p.specialist, brands["acme-clinic"], [
+            WeeklyRangeInput(weekday=1, start_minute=600, end_minute=720),
+            WeeklyRangeInput(weekday=1, start_minute=540, end_minute=660)])
+    assert caught.value.code == "overlap"
+    assert [(r.weekday, r.start_minute, r.end_minute)
+            for r in calendar.weekly_rules(db, own)] == before
+    # touching ranges, and the same hours on two days, are fine
+    calendar.set_weekly_rules(db, p.specialist, brands["acme-clinic"], [
+        WeeklyRangeInput(weekday=1, start_minute=540, end_minute=600),
+        WeeklyRangeInput(weekday=1, start_minute=600, end_minute=720),
+        WeeklyRangeInput(weekday=2, start_minute=540, end_minute=600)])
+    assert len(calendar.weekly_rules(db, own)) == 3
