@@ -2,7 +2,8 @@
 
 The answers live in this request only: they are parsed, ranked against, echoed back into the
 page (so "change my answers" can refill the form) and dropped. No session, cookie, row or log
-line holds them.
+line holds them. The shortlist also carries them, encrypted, in the token its "Book" links
+hand to the booking form (``modules.booking.intake``), which stores them with the appointment.
 """
 
 from __future__ import annotations
