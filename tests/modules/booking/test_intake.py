@@ -361,8 +361,12 @@ def test_patient_fills_the_intake_form_on_the_web(
     refused = client.submit(path, {"reason": "anxiety"})
     assert refused.status_code == 400 and "Please answer this question." in refused.text
     assert stored(db) == 0
+    mine = client.get("/appointments/")
+    assert f'href="/appointments/intake/{appointment.id}"' in mine.text  # My appointments asks
     done = client.submit(path, {"reason": "anxiety", "panic": "no", "notes": SECRET})
     assert done.status_code == 302
+    assert f'href="/appointments/intake/{appointment.id}"' not in client.get(
+        "/appointments/").text
     assert client.get(path).status_code == 404  # filled: nothing more to fill
     assert tables_holding(db, SECRET) == {"booking_intake_answers"}
 
