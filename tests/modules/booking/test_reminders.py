@@ -4,10 +4,16 @@ and zone; the CLI's dry run and the scheduler."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,16 +22,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.brand_context import brand_apps
+from engine.brand_context import brand_apps, rendering
 from engine.cli import main
 from engine.config import BrandConfig
 from engine.db import brand_session, make_sessionmaker
 from engine.identity.models import User
+from engine.migrate import upgrade
 from engine.notify import Email
 from engine.platform import Platform
 from engine.runtime import set_current
+from engine.settings import ROOT
 from engine.sms import SmsMessage
-from modules.booking import services
+from modules.booking import changes, services
 from modules.booking.models import Appointment, AppointmentType
 from modules.booking.models_reminders import ReminderSent
 from modules.booking.reminders import DueReminder, due_offset, send_due_reminders
@@ -73,9 +81,11 @@ def booked(db: Session, brands: dict[str, BrandConfig], practice: Callable[..., 
 
 
 def _mail_to(db: Session, appointment: Appointment) -> list[Email]:
+    """The reminders the appointment's patient was emailed."""
     patient = db.get(User, appointment.patient_id)
     assert patient is not None
-    return list(db.scalars(select(Email).where(Email.recipient == patient.email)
+    return list(db.scalars(select(Email).where(Email.recipient == patient.email,
+                                               Email.template == "booking/mail/reminder")
                            .order_by(Email.id)))
 
 
@@ -133,7 +143,31 @@ def test_a_cancelled_appointment_gets_no_reminder(
     assert _mail_to(db, appointment) == []
 
 
-def test_a_rescheduled_appointment_is_reminded_for_its_new_time(
+def test_a_patient_cancelled_appointment_gets_no_reminder(
+        db: Session, brands: dict[str, BrandConfig], booked: Callable[..., Appointment],
+        sweep: Callable[[datetime], list[DueReminder]]) -> None:
+    appointment = booked()
+    patient = db.get(User, appointment.patient_id)
+    with clock.freeze(BOOKED + H), rendering(brand_apps()["acme-clinic"]):
+        changes.cancel(db, patient, brands["acme-clinic"], appointment.id)
+    assert sweep(START - 24 * H) == [] and sweep(START - 2 * H) == []
+    assert _mail_to(db, appointment) == []
+
+
+def test_a_patient_rescheduled_appointment_is_reminded_at_the_new_time_only(
+        db: Session, brands: dict[str, BrandConfig], booked: Callable[..., Appointment],
+        sweep: Callable[[datetime], list[DueReminder]]) -> None:
+    appointment = booked()
+    patient = db.get(User, appointment.patient_id)
+    later = START + 7 * 24 * H
+    with clock.freeze(BOOKED + H), rendering(brand_apps()["acme-clinic"]):
+        changes.reschedule(db, patient, brands["acme-clinic"], appointment.id, later)
+    assert sweep(START - 24 * H) == []
+    assert [(r.offset_hours, r.start_at) for r in sweep(later - 24 * H)] == [(24, later)]
+    assert len(_mail_to(db, appointment)) == 1
+
+
+def test_an_appointment_moved_after_its_reminder_is_reminded_again_for_its_new_time(
         db: Session, booked: Callable[..., Appointment],
         sweep: Callable[[datetime], list[DueReminder]]) -> None:
     appointment = booked()
@@ -292,3 +326,26 @@ def test_two_concurrent_sweeps_send_each_reminder_exactly_once(platform: Platfor
                                                     == user_ids[0]))
             s.execute(delete(User).where(User.id.in_(user_ids)))
             s.commit()
+
+
+def test_scheduler_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'scheduler.db'}"
+    upgrade(url)
+    env = {**os.environ, "DATABASE_URL": url, "DARAPORT_INSTANCE_DIR": str(tmp_path),
+           "SECRET_KEY": "test", "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, "cli.py", "booking", "scheduler"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        assert "Ctrl-C stops" in proc.stdout.readline()
+        time.sleep(0.5)  # inside the minute's sleep
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=10)  # the sleep is bounded: it stops at once
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "scheduler stopped" in output and "Traceback" not in output
