@@ -56,7 +56,8 @@ def appointment_event(brand: BrandConfig, appointment: Appointment, *, method: M
     attendee = _address(patient_email, patient_name)
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     event.add("attendee", attendee)
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("status", "CANCELLED" if method == "CANCEL" else
+              "TENTATIVE" if appointment.status == "requested" else "CONFIRMED")
     cal.add_component(event)
     return cal.to_ical().decode()
 

@@ -18,7 +18,8 @@ from tests.identity.conftest import SmtpSink, runtime_settings, smtp_server  # n
 def _appointment(**changes: object) -> Appointment:
     fields: dict[str, object] = dict(
         id=41, brand_id="acme-clinic", start_at=datetime(2026, 3, 2, 8, tzinfo=UTC),
-        end_at=datetime(2026, 3, 2, 9, tzinfo=UTC), ics_sequence=0, modality="video")
+        end_at=datetime(2026, 3, 2, 9, tzinfo=UTC), ics_sequence=0, modality="video",
+        status="confirmed")
     fields.update(changes)
     return Appointment(**fields)
 
@@ -57,6 +58,12 @@ def test_cancel_keeps_the_uid_and_carries_the_bumped_sequence(platform: Platform
     assert str(cancelled["STATUS"]) == "CANCELLED"
     assert str(cancelled["UID"]) == str(booked["UID"])
     assert int(cancelled["SEQUENCE"]) == 2
+
+
+def test_a_requested_appointment_is_tentative_until_confirmed(platform: Platform) -> None:
+    _, requested = _parsed(_event(platform, _appointment(status="requested"), "REQUEST"))
+    _, confirmed = _parsed(_event(platform, _appointment(), "REQUEST"))
+    assert (str(requested["STATUS"]), str(confirmed["STATUS"])) == ("TENTATIVE", "CONFIRMED")
 
 
 def test_in_person_event_names_the_place(platform: Platform) -> None:
