@@ -92,8 +92,12 @@ def _cipher(brand: BrandConfig) -> Fernet:
 
 def issue_matching_token(brand: BrandConfig, questions: Sequence[Any],
                          answers: Mapping[str, AnswerValue]) -> str:
-    """A signed token carrying the matching answers (with the questions' labels) to the
-    booking page. Stores nothing; empty answers give an empty token."""
+    """An encrypted, signed, timestamped token carrying the matching answers (with the
+    questions' labels) to the booking page. Stores nothing; empty answers give an empty token.
+
+    Within :data:`TOKEN_MAX_AGE` the token can attach the answers to any appointment its
+    holder books as the patient (their own answers, to their own appointment); the booking
+    form's script forgets it once posted."""
     carried = snapshot_answers(questions, answers)
     if not carried:
         return ""
