@@ -55,20 +55,29 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default") 
 
 def enqueue_after_commit(session: Session, func: Callable[..., Any] | str, *args: Any,
                          queue: str = "default") -> None:
-    """Enqueue once ``session`` commits; dropped if it rolls back."""
+    """Enqueue once ``session``'s outermost transaction commits; dropped if it rolls back.
 
-    @event.listens_for(session, "after_commit", once=True)
+    Releasing a savepoint (``begin_nested``) also fires ``after_commit``: that is not the commit
+    the job waits for, since the row it needs may still be rolled back. (Listeners cannot be
+    removed while SQLAlchemy dispatches the event, so a flag retires them; sessions are short.)
+    """
+    state = {"done": False}
+
     def _go(sess: Session) -> None:
+        if state["done"] or sess.in_nested_transaction():
+            return
+        state["done"] = True
         enqueue(func, *args, queue=queue)
 
-    @event.listens_for(session, "after_soft_rollback")
     def _drop(sess: Session, previous: Any) -> None:
         # A rolled-back savepoint inside the unit of work does not cancel the job; only the
         # rollback of the outermost transaction does.
         if previous.nested or previous.parent is not None:
             return
-        if event.contains(sess, "after_commit", _go):
-            event.remove(sess, "after_commit", _go)
+        state["done"] = True
+
+    event.listen(session, "after_commit", _go)
+    event.listen(session, "after_soft_rollback", _drop)
 
 
 def run_worker(queues: list[str], burst: bool = False, *, worker_class: Any = None) -> bool:

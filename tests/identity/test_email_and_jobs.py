@@ -171,3 +171,35 @@ def test_worker_command_without_redis_says_so(db):
     result = CliRunner().invoke(main, ["worker", "--burst"])
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+
+
+def test_a_released_savepoint_does_not_run_the_job_before_the_commit(db, platform):
+    from sqlalchemy import text
+
+    from engine import jobs
+    from engine.db import brand_session
+
+    ran: list[int] = []
+    session = brand_session(platform.runtime.sessions, None)
+    try:
+        session.execute(text("SELECT 1"))
+        jobs.enqueue_after_commit(session, _record, 7)
+        _RAN.clear()
+        with session.begin_nested():
+            session.execute(text("SELECT 1"))
+        ran.extend(_RAN)
+        assert ran == []  # the savepoint was released, the unit of work is still open
+        session.commit()
+        assert _RAN == [7]
+        session.execute(text("SELECT 1"))
+        session.commit()
+        assert _RAN == [7]  # once
+    finally:
+        session.close()
+
+
+_RAN: list[int] = []
+
+
+def _record(value: int) -> None:
+    _RAN.append(value)
