@@ -42,6 +42,7 @@ from modules.booking.services import _as_override
 SHOWN_STATUSES = ("requested", "confirmed", "completed", "no_show")
 ATTENDANCE_STATUSES = ("completed", "no_show")
 CANCELLABLE_STATUSES = ("requested", "confirmed")
+MAX_WEEK_DISTANCE_DAYS = 3653  # the week view looks at most ten years back or ahead
 
 
 def _require_specialist(session: Session, actor: User, brand: BrandConfig) -> None:
@@ -133,6 +134,9 @@ def specialist_week(session: Session, actor: User, brand: BrandConfig,
     zone_name = calendar_zone(session, actor, brand)
     zone = ZoneInfo(zone_name)
     today = clock.now().astimezone(zone).date()
+    if any_day is not None and abs((any_day - today).days) > MAX_WEEK_DISTANCE_DAYS:
+        raise UserError(_("Choose a week within ten years of today."), code="invalid",
+                        field="week")
     monday = (any_day or today) - timedelta(days=(any_day or today).weekday())
     days = [WeekDay(monday + timedelta(days=i)) for i in range(7)]
     week_start = first_instant_at_or_after(datetime.combine(monday, datetime.min.time()), zone)

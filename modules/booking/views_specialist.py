@@ -183,10 +183,14 @@ def _parse_override(form: Any, zone: str) -> tuple[OverrideInput | None, dict[st
 
     def read_date(name: str) -> date | None:
         try:
-            return date.fromisoformat(values[name])
+            found = date.fromisoformat(values[name])
         except ValueError:
             errors[name] = _("Choose a date.")
             return None
+        if abs(found.year - clock.now().year) > 10:
+            errors[name] = _("Choose a date within ten years of today.")
+            return None
+        return found
 
     def read_minute(name: str) -> int | None:
         try:

@@ -133,7 +133,8 @@ def test_week_view_rejects_a_malformed_week(
         practice: Callable[..., Practice], client_for: Callable[[str], BrandClient],
         signin: Callable[..., Any]) -> None:
     client = signed_in(client_for, signin, practice().specialist)
-    assert client.get(f"{BASE}/?week=next-tuesday").status_code == 400
+    for week in ("next-tuesday", "0001-01-01", "9999-12-31"):
+        assert client.get(f"{BASE}/?week={week}").status_code == 400, week
 
 
 # --- the availability editor ------------------------------------------------------------------
@@ -229,6 +230,10 @@ def test_a_bad_override_rerenders_with_its_values_and_saves_nothing(
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400
     assert 'id="ov-end_time-error"' in page and 'value="15:00"' in page
+    resp = client.submit(f"{BASE}/availability/overrides", {
+        "kind": "time_off", "start_date": "0001-01-01", "start_time": "00:00",
+        "end_date": "2026-03-02", "end_time": "14:00"}, form_page=f"{BASE}/availability")
+    assert resp.status_code == 400 and 'id="ov-start_date-error"' in resp.get_data(as_text=True)
     assert db.scalar(select(DateOverride)) is None
 
 
