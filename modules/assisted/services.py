@@ -27,6 +27,7 @@ from modules.assisted.models import OPEN_STATUSES, Allocation, AssistanceRequest
 from modules.assisted.schemas import RequestInput
 from modules.booking.availability import BLOCKING_STATUSES
 from modules.booking.models import Appointment, AppointmentType
+from modules.booking.waitlist import slot_freed
 
 if TYPE_CHECKING:
     from modules.assisted import AssistedSettings
@@ -231,7 +232,7 @@ def ask_another_time(session: Session, actor: User, brand: BrandConfig, request_
     assisted_settings(brand)
     row = _own_request(session, actor, brand, request_id)
     allocation = _current_allocation(session, row)
-    _release(session, allocation)
+    _release(session, brand, allocation)
     allocation.outcome, allocation.answered_at = "another_time", clock.now()
     allocation.patient_note = note or None
     row.status = "another_time"
@@ -250,19 +251,22 @@ def cancel_request(session: Session, actor: User, brand: BrandConfig,
                         code="not_open", status=409)
     if row.status == "proposed":
         allocation = _current_allocation(session, row)
-        _release(session, allocation)
+        _release(session, brand, allocation)
         allocation.outcome, allocation.answered_at = "cancelled", clock.now()
     row.status = "cancelled"
     session.flush()
     return row
 
 
-def _release(session: Session, allocation: Allocation) -> None:
+def _release(session: Session, brand: BrandConfig, allocation: Allocation) -> None:
     # The patient never took this appointment: it is withdrawn, not a cancellation under the
-    # brand's policy (no late-cancel window applies).
+    # brand's policy (no late-cancel window applies). Its time goes to the waitlist like any
+    # freed slot.
     appointment = session.get(Appointment, allocation.appointment_id)
     if appointment is not None and appointment.status in BLOCKING_STATUSES:
         appointment.status = "cancelled"
+        session.flush()
+        slot_freed(session, brand, appointment)
 
 
 def request_view(session: Session, row: AssistanceRequest, patient_name: str) -> RequestView:

@@ -308,6 +308,26 @@ def test_asking_for_another_time_cancels_the_appointment_and_requeues_with_the_n
 
 
 @needs_coordinator_staff
+def test_a_proposal_sent_back_frees_its_time_for_the_waitlist(
+        signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
+        submitted: AssistanceRequest, practice: Callable[..., Practice],
+        create_user: Callable[..., User], acme: BrandConfig, db: Session,
+        outbox: Callable[[], list[Any]]) -> None:
+    from modules.booking.waitlist import join_waitlist
+
+    found = practice()
+    waiting = create_user(role="patient")
+    join_waitlist(db, waiting, acme, found.specialist.id, found.appointment_type.id)
+    db.flush()
+    assert _allocate(signed_in(coordinator), submitted.id, found).status_code == 302
+    assert not [m for m in outbox() if m.recipient == waiting.email]
+    resp = signed_in(patient).submit(f"/assistance/{submitted.id}/another-time", {"note": ""},
+                                     form_page=f"/assistance/{submitted.id}")
+    assert resp.status_code == 302
+    assert len([m for m in outbox() if m.recipient == waiting.email]) == 1
+
+
+@needs_coordinator_staff
 def test_another_patient_cannot_see_or_answer_a_request(
         signed_in: Callable[[User], BrandClient], coordinator: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice],
