@@ -200,3 +200,34 @@ def test_patient_opens_the_emailed_offer_and_books_it(
     assert made.patient_id == line.waiting[0].id
     assert db.scalar(select(func.count(WaitlistOffer.id)).where(
         WaitlistOffer.status == "held").execution_options(all_brands=True)) == 0
+
+
+def test_cancelling_an_appointment_offers_its_time_to_the_waitlist(
+        db: Session, line: Line) -> None:
+    from modules.booking import changes
+
+    holder = db.get(User, line.cancelled.patient_id)
+    assert holder is not None
+    with in_request(line):
+        changes.cancel(db, holder, line.brand, line.cancelled.id)
+    assert [(o.patient_id, o.status) for o in offers(db)] == [(line.waiting[0].id, "held")]
+
+
+def test_patient_joins_the_waitlist_from_a_form_and_sees_the_entry(
+        db: Session, practice: Callable[..., Practice], create_user: Callable[..., User],
+        client: BrandClient, signin: Callable[..., object]) -> None:
+    p = practice()
+    patient = create_user(role="patient", brand="acme-clinic")
+    signin(client, patient.email)
+    answer = client.submit("/appointments/series/waitlist", {
+        "specialist_id": p.specialist.id, "appointment_type_id": p.appointment_type.id,
+        "before": "2026-04-01"})
+    assert answer.status_code == 302
+    [entry] = db.scalars(select(WaitlistEntry).where(WaitlistEntry.patient_id == patient.id))
+    assert (entry.status, str(entry.before)) == ("waiting", "2026-04-01")
+    page = client.get("/appointments/series/waitlist").get_data(as_text=True)
+    assert p.appointment_type.name in page and "2026-04-01" in page
+    refused = client.submit("/appointments/series/waitlist", {
+        "specialist_id": p.specialist.id, "appointment_type_id": p.appointment_type.id,
+        "before": "not a date"}, form_page="/appointments/series/waitlist")
+    assert refused.status_code == 400
