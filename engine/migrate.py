@@ -41,6 +41,7 @@ def all_metadata():  # type: ignore[no-untyped-def]
     """The metadata of the engine's and every installed module's models."""
     import engine.identity.models  # noqa: F401
     import engine.notify  # noqa: F401
+    import engine.sms  # noqa: F401
     from engine.db import Base
     from engine.modules import registry
 

@@ -37,6 +37,7 @@ class PlatformSettings:
     secret_key: str
     redis_url: str | None = None
     smtp_url: str | None = None
+    sms_url: str | None = None
     admin_hosts: tuple[str, ...] = ("admin.localhost",)
     reload_interval: float = 0.5
     reload: bool = True
@@ -55,6 +56,7 @@ class PlatformSettings:
             else _secret_key(instance),
             "redis_url": env.get("REDIS_URL") or None,
             "smtp_url": env.get("SMTP_URL") or None,
+            "sms_url": env.get("SMS_URL") or None,
             "admin_hosts": tuple(
                 h.strip().lower()
                 for h in env.get("DARAPORT_ADMIN_HOSTS", "admin.localhost").split(",")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from engine.db import Base
 
 log = logging.getLogger("daraport.sms")
 
-SMS_URL_ENV = "SMS_URL"
 TIMEOUT_SECONDS = 20
 
 
@@ -145,7 +143,9 @@ def provider_from_url(url: str | None) -> SmsProvider:
 
 def configured_provider() -> SmsProvider:
     """The provider of this process's ``SMS_URL``."""
-    return provider_from_url(os.environ.get(SMS_URL_ENV))
+    from engine.runtime import current
+
+    return provider_from_url(current().settings.sms_url)
 
 
 def send_sms(session: Session, *, brand_id: str | None, to: str, body: str,

@@ -7,7 +7,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy.orm import Session
 
+from engine.runtime import current
 from engine.sms import (
     LogProvider,
     SmsMessage,
@@ -98,7 +99,7 @@ def test_log_provider_is_the_default_and_keeps_the_message_without_sending(
 
 def test_a_rolled_back_message_is_never_delivered(
         db: Session, monkeypatch: pytest.MonkeyPatch, twilio: FakeTwilio) -> None:
-    monkeypatch.setenv("SMS_URL", twilio.url())
+    _use_sms_url(monkeypatch, twilio.url())
     send_sms(db, brand_id="acme-clinic", to="+34600111222", body="Hola", template="test")
     db.rollback()
     db.commit()
@@ -108,7 +109,7 @@ def test_a_rolled_back_message_is_never_delivered(
 
 def test_twilio_adapter_posts_the_form_with_basic_auth_once(
         db: Session, monkeypatch: pytest.MonkeyPatch, twilio: FakeTwilio) -> None:
-    monkeypatch.setenv("SMS_URL", twilio.url())
+    _use_sms_url(monkeypatch, twilio.url())
     message = send_sms(db, brand_id="wellness-corp", to="+15557654321",
                        body="Reminder: 10:00 tomorrow", template="test")
     db.commit()
@@ -128,7 +129,7 @@ def test_twilio_adapter_posts_the_form_with_basic_auth_once(
 
 def test_a_refused_message_is_marked_failed_and_a_retry_sends_it(
         db: Session, monkeypatch: pytest.MonkeyPatch, twilio: FakeTwilio) -> None:
-    monkeypatch.setenv("SMS_URL", twilio.url())
+    _use_sms_url(monkeypatch, twilio.url())
     twilio.status = 400
     message = send_sms(db, brand_id="wellness-corp", to="+15557654321", body="Hi",
                        template="test")
@@ -141,3 +142,9 @@ def test_a_refused_message_is_marked_failed_and_a_retry_sends_it(
     db.refresh(message)
     assert (message.status, message.attempts, message.error) == ("sent", 2, None)
     assert len(twilio.requests) == 2
+
+
+def _use_sms_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """SMS_URL is a platform setting read at start-up: set it on the running runtime."""
+    rt = current()
+    monkeypatch.setattr(rt, "settings", replace(rt.settings, sms_url=url))
