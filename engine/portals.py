@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -69,9 +77,11 @@ def register(app: Flask, ctx: BrandContext, *, has_partners: bool) -> None:
 
     @app.context_processor
     def _portal_context() -> dict[str, Any]:
+        if not has_request_context():  # mail rendered by a job or a command: no page around it
+            return {"brand": ctx.config, "brand_ctx": ctx, "portal": "patient", "nav": []}
         portal = current_portal()
         return {"brand": ctx.config, "brand_ctx": ctx, "portal": portal,
-                "nav": nav_links(ctx, portal) if request else []}
+                "nav": nav_links(ctx, portal)}
 
 
 @patient.route("/")
@@ -98,9 +108,13 @@ def home_org() -> Any:
     cfg = current_brand.config
     organization = next((o for o in cfg.organizations if o.slug == current_user.organization),
                         None)
-    members = services.organization_roster(db(), current_user, cfg)  # type: ignore[arg-type]
+    # Coordinators work in the org portal too, but only organization admins see the roster.
+    member_count = None
+    if has_permission(current_user, "core.org.roster.view"):
+        member_count = len(services.organization_roster(db(), current_user,  # type: ignore[arg-type]
+                                                        cfg))
     return render_template("portal/org.html", organization=organization,
-                           member_count=len(members))
+                           member_count=member_count)
 
 
 @org.route("/roster")

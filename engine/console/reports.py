@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 USERS_PAGE_SIZE = 25
 OUTBOX_PAGE_SIZE = 25
-LISTED_ROLES = ("patient", "specialist", "org_admin", "affiliate")
+LISTED_ROLES = ("patient", "specialist", "org_admin", "coordinator", "affiliate")
 
 
 # --- users -----------------------------------------------------------------------------------

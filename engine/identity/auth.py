@@ -129,6 +129,7 @@ def home_for(user: User) -> str:
     return {
         "specialist": url_for("portal_specialist.home"),
         "org_admin": url_for("portal_org.home"),
+        "coordinator": url_for("portal_org.home"),
         "affiliate": url_for("portal_partners.home")
         if "portal_partners.home" in _endpoints() else url_for("portal_patient.home"),
     }.get(user.role, url_for("portal_patient.me"))

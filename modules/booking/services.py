@@ -55,7 +55,7 @@ from modules.booking.schemas import (
 from modules.booking.waitlist import held_intervals
 
 NO_OVERLAP_CONSTRAINT = "ex_booking_appointment_no_overlap"
-STAFF_ROLES = ("specialist", "org_admin", "operator")
+STAFF_ROLES = ("specialist", "org_admin", "coordinator", "operator")
 # The longest window one availability query may span (the longest horizon of a type).
 MAX_WINDOW = timedelta(days=731)
 
@@ -149,7 +149,7 @@ def _patient_for(session: Session, actor: User, brand: BrandConfig,
         return actor
     if actor.role not in STAFF_ROLES or (
             actor.role == "specialist" and actor.id != appointment_type.specialist_id) or (
-            actor.role == "org_admin" and actor.brand_id != brand.slug):
+            actor.role in ("org_admin", "coordinator") and actor.brand_id != brand.slug):
         raise UserError("You cannot book this appointment.", code="forbidden", status=403)
     patient = session.get(User, patient_id) if patient_id is not None else None
     if patient is None or patient.role != "patient" or patient.brand_id != brand.slug:

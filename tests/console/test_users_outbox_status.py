@@ -30,9 +30,9 @@ def test_user_counts_are_per_brand(operator_console, create_user, platform, db):
     after = operator_console.get("/users").get_data(as_text=True)
     acme, well = role_counts(after, "acme-clinic"), role_counts(after, "wellness-corp")
     assert {r: acme[r] - acme0[r] for r in acme} == {
-        "patient": 3, "specialist": 2, "org_admin": 0, "affiliate": 0}
+        "patient": 3, "specialist": 2, "org_admin": 0, "coordinator": 0, "affiliate": 0}
     assert {r: well[r] - well0[r] for r in well} == {
-        "patient": 1, "specialist": 1, "org_admin": 1, "affiliate": 0}
+        "patient": 1, "specialist": 1, "org_admin": 1, "coordinator": 0, "affiliate": 0}
 
 
 def test_brand_user_list_shows_accounts_and_member_specialists_only(operator_console,

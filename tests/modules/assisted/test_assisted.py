@@ -198,13 +198,6 @@ def test_suggestions_are_free_slots_inside_the_patients_windows(
 
 # --- allocation and the patient's answer --------------------------------------------------------
 
-# Coordinators book through modules.booking.services.book, which accepts staff by role
-# (STAFF_ROLES); until booking counts coordinators as staff, every allocation is refused there.
-needs_coordinator_staff = pytest.mark.skipif(
-    "coordinator" not in booking.STAFF_ROLES,
-    reason="modules/booking/services.py STAFF_ROLES does not include 'coordinator' yet")
-
-
 @pytest.fixture
 def submitted(acme: BrandConfig, patient: User, db: Session) -> AssistanceRequest:
     row = services.submit_request(db, patient, acme, RequestInput(
@@ -213,7 +206,6 @@ def submitted(acme: BrandConfig, patient: User, db: Session) -> AssistanceReques
     return row
 
 
-@needs_coordinator_staff
 def test_allocation_books_for_the_patient_records_the_reason_and_emails_them(
         signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice], db: Session,
@@ -247,7 +239,6 @@ def test_allocation_without_a_reason_books_nothing(
     assert db.scalar(select(func.count(Appointment.id))) == 0
 
 
-@needs_coordinator_staff
 def test_allocating_a_taken_slot_says_so_and_changes_nothing(
         signed_in: Callable[[User], BrandClient], coordinator: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice],
@@ -266,7 +257,6 @@ def test_allocating_a_taken_slot_says_so_and_changes_nothing(
     assert db.scalar(select(func.count(Appointment.id))) == 1
 
 
-@needs_coordinator_staff
 def test_patient_accepts_the_proposal_and_the_appointment_stays(
         signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice], db: Session) -> None:
@@ -281,7 +271,6 @@ def test_patient_accepts_the_proposal_and_the_appointment_stays(
     assert db.get(Appointment, allocation.appointment_id).status == "confirmed"
 
 
-@needs_coordinator_staff
 def test_asking_for_another_time_cancels_the_appointment_and_requeues_with_the_note(
         signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice], acme: BrandConfig,
@@ -307,7 +296,6 @@ def test_asking_for_another_time_cancels_the_appointment_and_requeues_with_the_n
     assert f"|{MONDAY_9_MADRID}" in case_page
 
 
-@needs_coordinator_staff
 def test_a_proposal_sent_back_frees_its_time_for_the_waitlist(
         signed_in: Callable[[User], BrandClient], coordinator: User, patient: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice],
@@ -327,7 +315,6 @@ def test_a_proposal_sent_back_frees_its_time_for_the_waitlist(
     assert len([m for m in outbox() if m.recipient == waiting.email]) == 1
 
 
-@needs_coordinator_staff
 def test_another_patient_cannot_see_or_answer_a_request(
         signed_in: Callable[[User], BrandClient], coordinator: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice],
