@@ -248,7 +248,11 @@ def appointment_detail(session: Session, actor: User, brand: BrandConfig,
 
 def confirm_appointment(session: Session, actor: User, brand: BrandConfig,
                         appointment_id: int) -> Appointment:
-    """Confirm a requested appointment (requested -> confirmed) that has not started."""
+    """Confirm a requested appointment (requested -> confirmed) that has not started, and tell
+    the patient by email (the ``.ics`` turns from tentative to confirmed).
+
+    Must run inside the brand's app context (the email is rendered with its templates).
+    """
     appointment = _own_appointment(session, actor, brand, appointment_id)
     if appointment.status != "requested":
         raise UserError(_("Only a requested appointment can be confirmed."),
@@ -257,7 +261,9 @@ def confirm_appointment(session: Session, actor: User, brand: BrandConfig,
         raise UserError(_("This appointment has already started; it can no longer be "
                           "confirmed."), code="started")
     appointment.status = "confirmed"
+    appointment.ics_sequence += 1
     session.flush()
+    _tell_patient(session, actor, brand, appointment, "confirmed_by_specialist", "REQUEST")
     return appointment
 
 
@@ -300,6 +306,15 @@ def cancel_by_specialist(session: Session, actor: User, brand: BrandConfig,
     appointment.ics_sequence += 1
     session.flush()
     waitlist.slot_freed(session, brand, appointment)  # the freed time goes to the waitlist
+    _tell_patient(session, actor, brand, appointment, "cancelled_by_specialist", "CANCEL",
+                  reason=reason)
+    return appointment
+
+
+def _tell_patient(session: Session, actor: User, brand: BrandConfig, appointment: Appointment,
+                  template: str, method: ics.Method, **context: object) -> None:
+    """Email the patient ``booking/mail/<template>`` with the appointment's ``.ics`` (same
+    UID; the caller has bumped its SEQUENCE), in the patient's language and zone."""
     patient = session.get(User, appointment.patient_id)
     kind = session.get(AppointmentType, appointment.appointment_type_id)
     assert patient is not None and kind is not None
@@ -308,15 +323,14 @@ def cancel_by_specialist(session: Session, actor: User, brand: BrandConfig,
     location = kind.location if appointment.modality == "in_person" else None
     with force_locale(locale):
         summary = _("%(type)s with %(specialist)s", type=kind.name, specialist=actor.name)
-    content = ics.appointment_event(brand, appointment, method="CANCEL", summary=summary,
+    content = ics.appointment_event(brand, appointment, method=method, summary=summary,
                                     patient_email=patient.email, patient_name=patient.name,
                                     location=location)
     send_email(session, brand_id=brand.slug, sender=brand.communications.sender,
-               to=patient.email, template="booking/mail/cancelled_by_specialist",
-               locale=locale, attachments=[ics.ics_attachment(content)], brand=brand,
-               patient=patient, specialist=actor, appointment_type=kind, reason=reason,
-               zone=zone.key, when=_when_formatter(appointment.start_at, zone))
-    return appointment
+               to=patient.email, template=f"booking/mail/{template}", locale=locale,
+               attachments=[ics.ics_attachment(content)], brand=brand, patient=patient,
+               specialist=actor, appointment_type=kind, location=location, zone=zone.key,
+               when=_when_formatter(appointment.start_at, zone), **context)
 
 
 def _when_formatter(start_at: datetime, zone: ZoneInfo) -> Callable[..., str]:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.config import BrandConfig
 from engine.identity.models import User
+from engine.notify import Email
+from engine.platform import Platform
 from engine.web import UserError
 from modules.booking import attendance, calendar
 from modules.booking import services as booking
@@ -53,16 +55,24 @@ def refused(db: Session, appointment_id: int, code: str, call: Callable[[], obje
     assert status_of(db, appointment_id) == before
 
 
-def test_confirming_turns_a_requested_appointment_confirmed(
+def test_confirming_turns_a_requested_appointment_confirmed_and_tells_the_patient(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice],
-        patient: User) -> None:
+        patient: User, platform: Platform, outbox: Callable[[], list[Email]]) -> None:
     p = practice(appointment_type=variant(FIRST_VISIT, needs_confirmation=True))
     acme = brands["acme-clinic"]
     made = booking.book(db, patient, acme, p.specialist.id, p.appointment_type.id,
                         MONDAY_9_MADRID)
     assert made.status == "requested"
-    attendance.confirm_appointment(db, p.specialist, acme, made.id)
+    before = len(outbox())
+    with platform.app_for("acme-clinic").test_request_context():
+        attendance.confirm_appointment(db, p.specialist, acme, made.id)
     assert status_of(db, made.id) == "confirmed"
+    mails = outbox()[before:]
+    assert [m.recipient for m in mails] == [patient.email]
+    assert "Dr Vega" in (mails[0].body_text or "")
+    event = (mails[0].attachments or [{}])[0]["content"]
+    assert "METHOD:REQUEST" in event and "STATUS:CONFIRMED" in event
+    assert "SEQUENCE:1" in event
 
 
 def test_a_cancelled_appointment_cannot_be_confirmed(
