@@ -66,7 +66,8 @@ def intake_label(text: Text | None) -> str:
     return label(text)
 
 
-def _error_message(q: Any, code: str) -> str:
+def question_error(q: Any, code: str) -> str:
+    """The message shown beside a question whose answer was refused with ``code``."""
     if q is None:
         return _("The form had an answer to a question we did not ask. Reload the page and "
                  "try again.")
@@ -125,7 +126,7 @@ def fill(appointment_id: int) -> Any:
         intake.submit_intake_form(db(), current_user, brand, appointment_id, submitted)
     except InvalidAnswers as exc:
         questions = {q.key: q for q in form.questions}
-        errors = {key: _error_message(questions.get(key), code)
+        errors = {key: question_error(questions.get(key), code)
                   for key, code in exc.errors.items()}
         values = {k: v for k, v in submitted.items() if k != "csrf_token"}
         return _render_form(appointment, form, values, errors, 400)

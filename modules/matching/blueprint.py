@@ -18,8 +18,9 @@ from flask_babel import gettext as _
 from engine.identity.permissions import public
 from engine.web import current_brand, db
 from modules.booking import intake
+from modules.booking.intake_views import conditions, label, question_error
 from modules.matching import services
-from modules.matching.settings import MatchingSettings, Question, Text
+from modules.matching.settings import MatchingSettings
 
 bp = Blueprint("matching", __name__)
 
@@ -28,51 +29,18 @@ def _settings() -> MatchingSettings:
     return cast(MatchingSettings, current_brand.config.module_settings("matching"))
 
 
-def _locale() -> str:
-    return str(get_locale() or current_brand.config.locale)
 
 
-def label(text: Text | None) -> str:
-    """A brand-written label in the visitor's language (see services.label_for)."""
-    if text is None:
-        return ""
-    return services.label_for(text, _locale(), current_brand.config.locale)
 
 
-def _error_message(q: Question | None, code: str) -> str:
-    if q is None:
-        return _("The form had an answer to a question we did not ask. Reload the page and "
-                 "try again.")
-    if code == "required":
-        return _("Please answer this question.")
-    if q.type == "scale":
-        return _("Choose a number from %(low)d to %(high)d.", low=q.scale_min, high=q.scale_max)
-    if code == "too_long":
-        return _("Please keep your answer under %(num)d characters.", num=q.max_length)
-    if code == "not_a_choice" or q.type in ("single", "multiple"):
-        return _("Choose one of the options shown.")
-    return _("This answer could not be read. Please try again.")
 
 
-def _conditions(settings: MatchingSettings) -> dict[str, str]:
-    """For each conditional question, a sentence saying when it applies (shown without JS)."""
-    by_key = {q.key: q for q in settings.questions}
-    out: dict[str, str] = {}
-    for q in settings.questions:
-        if q.show_if is None:
-            continue
-        target = by_key[q.show_if.question]
-        names = {c.value: label(c.label) for c in target.choices}
-        answers = ", ".join(f"“{names.get(v, v)}”" for v in q.show_if.any_of)
-        out[q.key] = _("Only if your answer to “%(question)s” was %(answers)s.",
-                       question=label(target.label), answers=answers)
-    return out
 
 
 def _render_intake(settings: MatchingSettings, values: dict[str, list[str]],
                    errors: dict[str, str], status: int = 200) -> Any:
     resp = render_template("matching/intake.html", settings=settings, values=values,
-                           errors=errors, label=label, conditions=_conditions(settings),
+                           errors=errors, label=label, conditions=conditions(settings.questions),
                            questions={q.key: q for q in settings.questions})
     return _private(resp, status)
 
@@ -94,7 +62,8 @@ def reason_text(reason: services.Reason) -> str:
     if reason.kind == "specialty":
         return _("Works with %(topic)s", topic=_first_lower(label(reason.label)))
     if reason.kind == "language":
-        name = Locale.parse(_locale()).languages.get(reason.value, reason.value)
+        locale = Locale.parse(str(get_locale() or current_brand.config.locale))
+        name = locale.languages.get(reason.value, reason.value)
         return _("Speaks %(language)s", language=name)
     if reason.value == "video":
         return _("Offers video")
@@ -116,7 +85,7 @@ def index() -> Any:
         answers = services.parse_answers(settings, request.form.to_dict(flat=False))
     except services.InvalidAnswers as exc:
         questions = {q.key: q for q in settings.questions}
-        errors = {key: _error_message(questions.get(key), code)
+        errors = {key: question_error(questions.get(key), code)
                   for key, code in exc.errors.items()}
         return _render_intake(settings, values, errors, 400)
     matches = services.shortlist(db(), current_brand.config, answers, settings)
