@@ -50,6 +50,7 @@ class BookingSettings(ModuleSettings):
 
 def _module() -> Module:
     from modules.booking.cli import booking_cli
+    from modules.booking.demo import demo
     from modules.booking.intake_views import bp as intake_bp
     from modules.booking.reminders import sweep_reminders
     from modules.booking.views_patient import bp as patient_bp
@@ -82,6 +83,7 @@ def _module() -> Module:
         template_hooks={"directory.profile": ("booking/_profile_book.html",)},
         cli=booking_cli,
         jobs=(sweep_reminders,),
+        demo=demo,
     )
 
 
