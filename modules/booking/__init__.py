@@ -52,6 +52,7 @@ def _module() -> Module:
     from modules.booking.cli import booking_cli
     from modules.booking.demo import demo
     from modules.booking.intake_views import bp as intake_bp
+    from modules.booking.jobs import advance_waitlists
     from modules.booking.reminders import sweep_reminders
     from modules.booking.views_patient import bp as patient_bp
     from modules.booking.views_recurring import bp as series_bp
@@ -82,7 +83,7 @@ def _module() -> Module:
         template_folder=Path(__file__).parent / "templates",
         template_hooks={"directory.profile": ("booking/_profile_book.html",)},
         cli=booking_cli,
-        jobs=(sweep_reminders,),
+        jobs=(sweep_reminders, advance_waitlists),
         demo=demo,
     )
 

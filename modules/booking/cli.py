@@ -13,6 +13,7 @@ from engine import clock
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "modules.booking.reminders.sweep_reminders"
+WAITLIST_JOB = "modules.booking.jobs.advance_waitlists"
 # the scheduler sleeps in short steps so Ctrl-C and stop requests are answered at once
 SLEEP_STEP_SECONDS = 1.0
 
@@ -40,8 +41,9 @@ def send_reminders(dry_run: bool) -> None:
 
 def run_scheduler(interval: float, *, max_runs: int | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> int:
-    """Enqueue the reminder sweep every ``interval`` seconds (rq when REDIS_URL is set, in this
-    process otherwise) until interrupted or ``max_runs`` runs; returns the runs made.
+    """Enqueue the reminder sweep and the waitlist advance every ``interval`` seconds (rq when
+    REDIS_URL is set, in this process otherwise) until interrupted or ``max_runs`` runs; returns
+    the runs made.
 
     A failing enqueue (Redis down) is logged and retried at the next tick, never fatal.
     """
@@ -50,10 +52,11 @@ def run_scheduler(interval: float, *, max_runs: int | None = None,
     runs = 0
     while max_runs is None or runs < max_runs:
         started = time.monotonic()
-        try:
-            enqueue(SWEEP_JOB)
-        except Exception:  # the scheduler outlives a broken tick
-            log.exception("enqueueing the reminder sweep failed")
+        for job in (SWEEP_JOB, WAITLIST_JOB):
+            try:
+                enqueue(job)
+            except Exception:  # the scheduler outlives a broken tick
+                log.exception("enqueueing %s failed", job)
         runs += 1
         if max_runs is not None and runs >= max_runs:
             break
