@@ -195,6 +195,48 @@ def _wall(day: date, minute: int) -> datetime:
 def _candidates(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
                 zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
     """(start, end) instants of the grid slots that fit one local day's working ranges."""
+    offset = _steady_offset(day, zone)
+    if offset is None:
+        return _candidates_exact(day, ranges, rules, zone)
+    return _candidates_steady(day, ranges, rules, offset)
+
+
+def _steady_offset(day: date, zone: ZoneInfo) -> timedelta | None:
+    """The UTC offset of ``zone`` all through the local ``day``, or None on a day its clocks
+    change (or might: any difference between the day's start, noon and end).
+
+    Comparing the offsets read at 00:00, 12:00 and the next 00:00 finds every transition of
+    real zones (they change at most once a day); a day of two transitions that cancel out would
+    need them in one half-day and back, which no tz database zone has.
+    """
+    midnight = datetime(day.year, day.month, day.day)
+    first = zone.utcoffset(midnight)
+    if zone.utcoffset(midnight + timedelta(hours=12)) != first or \
+            zone.utcoffset(midnight + timedelta(days=1)) != first:
+        return None
+    return first
+
+
+def _candidates_steady(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
+                       offset: timedelta) -> Iterator[tuple[datetime, datetime]]:
+    """:func:`_candidates_exact` on a day of one UTC offset: every wall time exists once and is
+    ``wall - offset``, so the grid is plain arithmetic (no zone conversion per slot)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - offset
+    duration = timedelta(minutes=rules.duration_minutes)
+    step = timedelta(minutes=rules.slot_interval_minutes)
+    for start_minute, end_minute in ranges:
+        start = midnight + timedelta(minutes=start_minute)
+        # the slot (start + duration) must end by the range's end
+        last = midnight + timedelta(minutes=end_minute) - duration
+        while start <= last:
+            yield start, start + duration
+            start += step
+
+
+def _candidates_exact(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
+                      zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
+    """The grid slots of one local day with every wall time converted by zoneinfo: exact on
+    days the clocks change (skipped and repeated hours)."""
     duration = timedelta(minutes=rules.duration_minutes)
     for start_minute, end_minute in ranges:
         range_start = first_instant_at_or_after(_wall(day, start_minute), zone)
@@ -233,7 +275,7 @@ def _week(day: date) -> tuple[int, int]:
 def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
                     overrides: Sequence[Override], existing: Sequence[Existing],
                     rules: SlotRules, window_start: datetime, window_end: datetime,
-                    now: datetime) -> list[Slot]:
+                    now: datetime, limit: int | None = None) -> list[Slot]:
     """The free slots of one appointment type whose start lies in ``[window_start, window_end)``.
 
     A slot is offered when it starts on the local grid of a working range and fits inside it,
@@ -241,12 +283,15 @@ def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
     blocking appointment, it starts at least ``min_notice_minutes`` after ``now`` and at most
     ``max_days_ahead`` days after ``now``, and the type's daily and weekly caps (counted per
     local day and ISO week of the specialist's zone) are not reached. Sorted, no duplicates.
+
+    With ``limit``, only the first ``limit`` slots: local days are walked in order and each
+    day's slots are in order, so the walk stops as soon as it has them.
     """
     _check_aware(window_start, window_end, now)
     tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
     earliest = max(window_start, now + timedelta(minutes=rules.min_notice_minutes))
     latest_start = now + timedelta(days=rules.max_days_ahead)
-    if earliest >= window_end or earliest > latest_start:
+    if earliest >= window_end or earliest > latest_start or (limit is not None and limit <= 0):
         return []
 
     time_off = _Intervals((o.start_at, o.end_at) for o in overrides if isinstance(o, TimeOff))
@@ -264,7 +309,8 @@ def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
 
     before = timedelta(minutes=rules.buffer_before_minutes)
     after = timedelta(minutes=rules.buffer_after_minutes)
-    found: dict[datetime, Slot] = {}
+    found: list[Slot] = []
+    in_order = True  # days and each day's grid come out in time order (kept as a check)
     # a local day may start up to ~26 h away from the UTC day: look one day either side
     day = earliest.astimezone(tz).date() - timedelta(days=1)
     last_day = min(window_end, latest_start).astimezone(tz).date() + timedelta(days=1)
@@ -278,9 +324,16 @@ def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
                 continue
             if time_off.overlaps(start, end) or busy.overlaps(start - before, end + after):
                 continue
-            found.setdefault(start, Slot(start, end, start - before, end + after))
+            if found and start <= found[-1].start_at:
+                in_order = False
+            found.append(Slot(start, end, start - before, end + after))
+            if in_order and limit is not None and len(found) >= limit:
+                return found
         day += timedelta(days=1)
-    return [found[k] for k in sorted(found)]
+    if not in_order:  # never seen; would a zone's rules ever allow it, stay correct
+        unique = {slot.start_at: slot for slot in reversed(found)}  # first one per start
+        found = [unique[k] for k in sorted(unique)]
+    return found if limit is None else found[:limit]
 
 
 def slots_by_day(slots: Iterable[Slot], zone: str | ZoneInfo) -> dict[date, list[Slot]]:
