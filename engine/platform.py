@@ -21,6 +21,7 @@ from engine.app import BrandLoadError, build_brand_app
 from engine.config import BrandSet, LoadedBrand, load_brand_set
 from engine.config.loader import NETWORKS_FILE, brand_files, display_path
 from engine.config.models import NetworksFile
+from engine.health import HEALTH_PATH, wsgi_health
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class Platform:
         host = parse_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
         served = state.hosts.get(host)
         if served is not None:
+            if environ.get("PATH_INFO") == HEALTH_PATH and \
+                    environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                return wsgi_health(served.app.extensions["daraport"], environ, start_response)
             return served.app(environ, start_response)
         if host in self.runtime.settings.admin_hosts:
             return self.console(environ, start_response)

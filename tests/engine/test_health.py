@@ -96,3 +96,18 @@ def test_database_status_is_rechecked_after_its_short_cache(
         assert rt.database_status().startswith("error: ")
     finally:
         rt.engine.dispose()
+
+
+def test_platform_answers_healthz_like_the_brand_app_without_a_session(
+        platform: Platform, client_for: Callable[[str], BrandClient]) -> None:
+    client = client_for("acme-clinic")
+    through_platform = client.get("/healthz")
+    app_client = platform.app_for("acme-clinic").test_client()
+    through_app = app_client.get("/healthz", base_url="http://acme.localhost")
+    assert through_platform.json == through_app.json
+    assert through_platform.status_code == through_app.status_code == 200
+    assert "Set-Cookie" not in through_platform.headers
+    assert through_platform.headers["Vary"] == "Host"
+    assert through_platform.headers["Cache-Control"] == "no-store"
+    assert client.head("/healthz").get_data() == b""
+    assert client.post("/healthz").status_code == 405  # only GET/HEAD take the fast path
