@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from babel.numbers import get_currency_precision
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -34,13 +34,13 @@ def booking_settings(brand: BrandConfig) -> BookingSettings:
     """The brand's booking settings; 404 where the module is off."""
     settings = brand.module_settings("booking")
     if settings is None:
-        raise UserError("Booking is not available here.", code="not_found", status=404)
+        raise UserError(str(_l("Booking is not available here.")), code="not_found", status=404)
     return settings  # type: ignore[return-value]
 
 
 def _require_specialist(session: Session, actor: User, brand: BrandConfig) -> None:
     if actor.role != "specialist" or not is_member(session, brand, actor):
-        raise UserError("Only specialists of this brand manage availability.",
+        raise UserError(str(_l("Only specialists of this brand manage availability.")),
                         code="forbidden", status=403)
 
 
@@ -91,12 +91,12 @@ def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
     calendar = _own_calendar(session, actor, brand)
     per_day = Counter(r.weekday for r in ranges)
     if per_day and max(per_day.values()) > MAX_RANGES_A_DAY:
-        raise UserError(f"At most {MAX_RANGES_A_DAY} ranges a day.", code="too_many",
+        raise UserError(str(_l("At most %(n)s ranges a day.", n=MAX_RANGES_A_DAY)), code="too_many",
                         field="ranges")
     ordered = sorted(ranges, key=lambda r: (r.weekday, r.start_minute))
     if any(a.weekday == b.weekday and b.start_minute < a.end_minute
            for a, b in zip(ordered, ordered[1:], strict=False)):
-        raise UserError(_("Two ranges of the same day overlap."), code="overlap",
+        raise UserError(str(_l("Two ranges of the same day overlap.")), code="overlap",
                         field="ranges")
     session.execute(delete(WeeklyRule).where(WeeklyRule.calendar_id == calendar.id))
     session.add_all(WeeklyRule(calendar_id=calendar.id, weekday=r.weekday,
@@ -131,7 +131,7 @@ def remove_override(session: Session, actor: User, brand: BrandConfig, override_
     calendar = _own_calendar(session, actor, brand)
     row = session.get(DateOverride, override_id)
     if row is None or row.calendar_id != calendar.id:
-        raise UserError("This override does not exist.", code="not_found", status=404)
+        raise UserError(str(_l("This override does not exist.")), code="not_found", status=404)
     session.delete(row)
     session.flush()
 
@@ -142,8 +142,8 @@ def remove_override(session: Session, actor: User, brand: BrandConfig, override_
 def _minor_units(amount: Decimal, currency: str) -> int:
     scaled = amount * (10 ** get_currency_precision(currency))
     if scaled != scaled.to_integral_value():
-        raise UserError(f"{currency} has no amounts that small.", code="invalid_price",
-                        field="price")
+        raise UserError(str(_l("%(currency)s has no amounts that small.", currency=currency)),
+                        code="invalid_price", field="price")
     return int(scaled)
 
 
@@ -153,21 +153,25 @@ def _price_minor(brand: BrandConfig, data: AppointmentTypeInput) -> int:
     if data.catalog_key is not None:
         entry = next((t for t in pricing.appointment_types if t.key == data.catalog_key), None)
         if entry is None:
-            raise UserError(f"{brand.name} has no appointment type {data.catalog_key!r}.",
+            raise UserError(str(_l("%(brand)s has no appointment type '%(key)s'.",
+                                   brand=brand.name, key=data.catalog_key)),
                             code="invalid", field="catalog_key")
         if entry.price is not None:
             if data.price is not None and data.price != entry.price:
-                raise UserError(f"The price of this type is set by {brand.name}.",
+                raise UserError(str(_l("The price of this type is set by %(brand)s.",
+                                       brand=brand.name)),
                                 code="price_fixed", field="price")
             return _minor_units(entry.price, brand.currency)
     elif pricing.strategy == "fixed":
-        raise UserError(f"{brand.name} sets prices: choose one of its appointment types.",
+        raise UserError(str(_l("%(brand)s sets prices: choose one of its appointment types.",
+                               brand=brand.name)),
                         code="price_fixed", field="catalog_key")
     if data.price is None:
-        raise UserError("Give a price.", code="invalid", field="price")
+        raise UserError(str(_l("Give a price.")), code="invalid", field="price")
     low, high = pricing.specialist_price_min, pricing.specialist_price_max
     if (low is not None and data.price < low) or (high is not None and data.price > high):
-        raise UserError(f"The price is between {low} and {high} {brand.currency} here.",
+        raise UserError(str(_l("The price is between %(low)s and %(high)s %(currency)s here.",
+                               low=low, high=high, currency=brand.currency)),
                         code="invalid_price", field="price")
     return _minor_units(data.price, brand.currency)
 
@@ -207,6 +211,6 @@ def appointment_type_for(session: Session, brand: BrandConfig, appointment_type_
         AppointmentType.id == appointment_type_id, AppointmentType.brand_id == brand.slug,
         AppointmentType.active.is_(True)))
     if row is None or row.specialist_id != specialist_id:
-        raise UserError("This specialist offers no such appointment type here.",
+        raise UserError(str(_l("This specialist offers no such appointment type here.")),
                         code="not_found", field="appointment_type", status=404)
     return row

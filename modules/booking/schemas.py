@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.web import UserError
@@ -120,7 +121,8 @@ def parse_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UserError(f"{value!r} is not a time zone (e.g. 'Europe/Madrid').",
+        raise UserError(str(_l("'%(zone)s' is not a time zone (e.g. 'Europe/Madrid').",
+                               zone=value)),
                         code="invalid_timezone", field="timezone") from exc
     return value
 
@@ -129,15 +131,16 @@ def parse_start(value: datetime | str) -> datetime:
     """An appointment start: an aware datetime, or ISO 8601 text with a zone offset."""
     if isinstance(value, str):
         if len(value) > 40:
-            raise UserError("This is not a time.", code="invalid_time", field="start")
+            raise UserError(str(_l("This is not a time.")), code="invalid_time", field="start")
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError as exc:
-            raise UserError("This is not a time (use ISO 8601, e.g. 2026-03-02T09:00:00Z).",
+            raise UserError(str(_l("This is not a time (use ISO 8601, e.g. "
+                                   "2026-03-02T09:00:00Z).")),
                             code="invalid_time", field="start") from exc
     if not isinstance(value, datetime):
-        raise UserError("This is not a time.", code="invalid_time", field="start")
+        raise UserError(str(_l("This is not a time.")), code="invalid_time", field="start")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise UserError("The time needs a zone offset (e.g. 2026-03-02T09:00:00+01:00).",
+        raise UserError(str(_l("The time needs a zone offset (e.g. 2026-03-02T09:00:00+01:00).")),
                         code="invalid_time", field="start")
     return value

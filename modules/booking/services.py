@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NoReturn
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _ln
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -103,7 +105,8 @@ def _free_slots(session: Session, calendar: Calendar, appointment_type: Appointm
                 existing: list[Existing] | None = None) -> list[Slot]:
     """Free slots against ``existing`` (default: the calendar's appointments of every brand)."""
     if window_end - window_start > MAX_WINDOW:
-        raise UserError("Ask for at most two years at a time.", code="invalid", field="window")
+        raise UserError(str(_l("Ask for at most two years at a time.")), code="invalid",
+                        field="window")
     weekly = [WeeklyRange(r.weekday, r.start_minute, r.end_minute)
               for r in weekly_rules(session, calendar)]
     dated = [_as_override(o) for o in overrides(session, calendar)]
@@ -139,33 +142,33 @@ def _patient_for(session: Session, actor: User, brand: BrandConfig,
     """Who the appointment is for, by who books it."""
     if actor.role == "patient":
         if actor.brand_id != brand.slug:
-            raise UserError("Sign in to this site to book.", code="forbidden", status=403)
+            raise UserError(str(_l("Sign in to this site to book.")), code="forbidden", status=403)
         if patient_id is not None and patient_id != actor.id:
-            raise UserError("You can only book appointments for yourself.",
+            raise UserError(str(_l("You can only book appointments for yourself.")),
                             code="forbidden", field="patient", status=403)
         if appointment_type.bookable_by == "staff":
-            raise UserError("This appointment type is booked by the practice staff.",
+            raise UserError(str(_l("This appointment type is booked by the practice staff.")),
                             code="staff_only", status=403)
         return actor
     if actor.role not in STAFF_ROLES or (
             actor.role == "specialist" and actor.id != appointment_type.specialist_id) or (
             actor.role in ("org_admin", "coordinator") and actor.brand_id != brand.slug):
-        raise UserError("You cannot book this appointment.", code="forbidden", status=403)
+        raise UserError(str(_l("You cannot book this appointment.")), code="forbidden", status=403)
     patient = session.get(User, patient_id) if patient_id is not None else None
     if patient is None or patient.role != "patient" or patient.brand_id != brand.slug:
-        raise UserError("Choose a patient of this site.", code="not_found", field="patient",
-                        status=404)
+        raise UserError(str(_l("Choose a patient of this site.")), code="not_found",
+                        field="patient", status=404)
     return patient
 
 
 def _modality(appointment_type: AppointmentType, modality: str | None) -> str:
     if appointment_type.modality != "both":
         if modality not in (None, appointment_type.modality):
-            raise UserError("This appointment type is not offered that way.",
+            raise UserError(str(_l("This appointment type is not offered that way.")),
                             code="invalid", field="modality")
         return appointment_type.modality
     if modality not in ("video", "in_person"):
-        raise UserError("Choose video or in person.", code="invalid", field="modality")
+        raise UserError(str(_l("Choose video or in person.")), code="invalid", field="modality")
     return modality
 
 
@@ -186,7 +189,7 @@ def _lock_calendar(session: Session, specialist_id: int) -> Calendar | None:
                         .execution_options(synchronize_session=False))
     except OperationalError as exc:
         if session.get_bind().dialect.name == "sqlite" and "locked" in str(exc.orig):
-            raise UserError("Many people are booking right now. Please try again.",
+            raise UserError(str(_l("Many people are booking right now. Please try again.")),
                             code="busy", status=503) from exc
         raise
     return session.scalar(select(Calendar).where(Calendar.specialist_id == specialist_id)
@@ -194,8 +197,8 @@ def _lock_calendar(session: Session, specialist_id: int) -> Calendar | None:
 
 
 def _slot_taken() -> UserError:
-    return UserError("This time has just been taken. Choose another one.", code="slot_taken",
-                     field="start", status=409)
+    return UserError(str(_l("This time has just been taken. Choose another one.")),
+                     code="slot_taken", field="start", status=409)
 
 
 def insert_appointment(session: Session, appointment: Appointment) -> Appointment:
@@ -219,13 +222,13 @@ def _why_not_free(session: Session, calendar: Calendar, appointment_type: Appoin
     bare = next((s for s in _free_slots(session, calendar, appointment_type, *window, [])
                  if s.start_at == start_at), None)
     if bare is None:
-        raise UserError("This time is not available. Choose one of the free times.",
+        raise UserError(str(_l("This time is not available. Choose one of the free times.")),
                         code="not_available", field="start")
     if any(e.status in BLOCKING_STATUSES and e.blocked_start_at < bare.blocked_end_at
            and bare.blocked_start_at < e.blocked_end_at for e in existing):
         raise _slot_taken()
-    raise UserError("This appointment type is fully booked on that day or week. Choose "
-                    "another day.", code="fully_booked", field="start", status=409)
+    raise UserError(str(_l("This appointment type is fully booked on that day or week. Choose "
+                           "another day.")), code="fully_booked", field="start", status=409)
 
 
 def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
@@ -243,23 +246,25 @@ def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
     start_at = parse_start(start)
     now = clock.now()
     if start_at <= now:
-        raise UserError("This time is in the past.", code="past", field="start")
+        raise UserError(str(_l("This time is in the past.")), code="past", field="start")
     # The lock is the transaction's first statement where possible: see _lock_calendar.
     calendar = _lock_calendar(session, specialist_id)
     appointment_type = appointment_type_for(session, brand, appointment_type_id, specialist_id)
     specialist = session.get(User, specialist_id)
     if specialist is None or not is_member(session, brand, specialist):
-        raise UserError("This specialist is not listed here.", code="not_found", status=404)
+        raise UserError(str(_l("This specialist is not listed here.")), code="not_found",
+                        status=404)
     patient = _patient_for(session, actor, brand, appointment_type, patient_id)
     chosen_modality = _modality(appointment_type, modality)
     upcoming = session.scalar(select(func.count(Appointment.id)).where(
         Appointment.brand_id == brand.slug, Appointment.patient_id == patient.id,
         Appointment.status.in_(BLOCKING_STATUSES), Appointment.start_at > now)) or 0
     if upcoming >= settings.max_upcoming_per_patient:
-        raise UserError(f"You already have {upcoming} upcoming appointments, the most "
-                        f"allowed here.", code="too_many")
+        raise UserError(str(_ln("You already have %(num)d upcoming appointment, the most allowed "
+                                 "here.", "You already have %(num)d upcoming appointments, the "
+                                 "most allowed here.", upcoming)), code="too_many")
     if calendar is None:
-        raise UserError("This specialist takes no appointments yet.", code="not_available",
+        raise UserError(str(_l("This specialist takes no appointments yet.")), code="not_available",
                         field="start")
     window = (start_at, start_at + timedelta(minutes=1))
     existing = _calendar_appointments(session, specialist_id, start_at - timedelta(days=8),
