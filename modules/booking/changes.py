@@ -25,15 +25,12 @@ from engine.identity.models import User
 from engine.identity.services import is_member
 from engine.notify import send_email
 from engine.web import UserError
-from modules.booking import CancellationPolicy, ics
+from modules.booking import CancellationPolicy, batch, ics
 from modules.booking import services as booking
 from modules.booking.availability import BLOCKING_STATUSES, Existing, Slot
 from modules.booking.calendar import appointment_types, booking_settings
 from modules.booking.models import Appointment, AppointmentType
 from modules.booking.schemas import parse_start
-
-NEXT_SLOTS_STEP = timedelta(days=14)
-
 
 # --- what a patient may book ------------------------------------------------------------------
 
@@ -59,23 +56,11 @@ def bookable_types(session: Session, brand: BrandConfig,
 def next_slots(session: Session, brand: BrandConfig, specialist_id: int,
                count: int) -> list[tuple[AppointmentType, Slot]]:
     """The first ``count`` free slots across the specialist's patient-bookable types, soonest
-    first (a time offered by two types is listed once, with the first type)."""
+    first (a time offered by two types is listed once, with the first type); a 404 UserError
+    when the specialist is not listed on ``brand``. The batched read of a directory page
+    (:func:`modules.booking.batch.next_slots_many`) for a page of one."""
     bookable_specialist(session, brand, specialist_id)
-    types = bookable_types(session, brand, specialist_id)
-    if count <= 0 or not types:
-        return []
-    now = clock.now()
-    horizon = now + timedelta(days=max(t.max_days_ahead for t in types) + 1)
-    found: dict[datetime, tuple[AppointmentType, Slot]] = {}
-    start = now
-    # windows in order: once one ends with enough slots, no later one holds an earlier time
-    while start < horizon and len(found) < count:
-        end = min(start + NEXT_SLOTS_STEP, horizon)
-        for t in types:
-            for slot in booking.available_slots(session, brand, specialist_id, t.id, start, end):
-                found.setdefault(slot.start_at, (t, slot))
-        start = end
-    return [found[k] for k in sorted(found)][:count]
+    return batch.next_slots_many(session, brand, [specialist_id], count)[specialist_id]
 
 
 # --- the patient's appointments ---------------------------------------------------------------

@@ -4,12 +4,23 @@ for a whole directory page read in a constant number of queries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
+from engine import clock
+from engine.config import BrandConfig
+from engine.identity.models import User
+from engine.identity.services import is_member
+from engine.platform import Platform
+from modules.booking import batch, calendar, changes, waitlist
+from modules.booking import services as booking
 from modules.booking.availability import (
     DayOff,
     Existing,
@@ -22,6 +33,9 @@ from modules.booking.availability import (
     _steady_offset,
     available_slots,
 )
+from modules.booking.models_waitlist import WaitlistOffer
+from modules.booking.schemas import OverrideInput
+from tests.modules.booking.conftest import FIRST_VISIT, Practice, variant
 from tests.modules.booking.test_time_zones import ZONES, transition_days
 
 ALL_ZONES = ZONES + ("UTC", "Asia/Kolkata", "Pacific/Chatham", "America/St_Johns",
@@ -114,3 +128,129 @@ def test_a_limit_stops_on_the_first_free_slots_and_zero_asks_for_none() -> None:
     assert available_slots(*args, limit=0) == []
 
 
+
+
+# --- next slots for a directory page ----------------------------------------------------------
+
+PAGE_NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # Friday; Madrid's clocks change on the 29th
+
+
+@pytest.fixture
+def page(db: Session, platform: Platform, brands: dict[str, BrandConfig],
+         practice: Callable[..., Practice], create_user: Callable[..., User],
+         ) -> Iterator[list[int]]:
+    """Specialists of every shape a directory page holds: zones either side of a DST change,
+    two bookable types and a staff-only one, caps and overrides, a fully booked day from the
+    other brand, a slot held for a waitlisted patient, one listed only elsewhere."""
+    acme, wellness = brands["acme-clinic"], brands["wellness-corp"]
+    with clock.freeze(PAGE_NOW):
+        ids: list[int] = []
+        plain = practice(hours=((0, "09:00", "10:00"), (4, "13:00", "15:00")))
+        ids.append(plain.specialist.id)
+        far = practice(zone="America/Santiago", hours=((6, "00:00", "02:00"),),
+                       appointment_type=variant(FIRST_VISIT, slot_interval_minutes=30,
+                                                max_days_ahead=40))
+        ids.append(far.specialist.id)
+        busy = practice(zone="Australia/Lord_Howe", hours=tuple(
+            (d, "08:00", "12:00") for d in range(7)))
+        calendar.save_appointment_type(db, busy.specialist, acme, variant(
+            FIRST_VISIT, name="Another", duration_minutes=30, slot_interval_minutes=30,
+            daily_cap=1))
+        calendar.save_appointment_type(db, busy.specialist, acme, variant(
+            FIRST_VISIT, name="A staff one", duration_minutes=15, slot_interval_minutes=15,
+            bookable_by="staff"))
+        calendar.add_override(db, busy.specialist, acme, OverrideInput(
+            kind="day_off", on_date=date(2026, 3, 21)))
+        calendar.add_override(db, busy.specialist, acme, OverrideInput(
+            kind="time_off", start_at=datetime(2026, 3, 22, 21, tzinfo=UTC),
+            end_at=datetime(2026, 3, 22, 23, tzinfo=UTC)))
+        ids.append(busy.specialist.id)
+        # the other brand books Madrid's Monday morning; a waitlisted patient holds an hour
+        madrid = practice(hours=((0, "09:00", "12:00"), (1, "09:00", "10:00")))
+        other = create_user(role="patient", brand="wellness-corp")
+        wellness_type = calendar.save_appointment_type(db, madrid.specialist, wellness, variant(
+            FIRST_VISIT, catalog_key="session"))
+        booking.book(db, other, wellness, madrid.specialist.id, wellness_type.id,
+                     datetime(2026, 3, 23, 8, tzinfo=UTC))
+        holder, waiting = (create_user(role="patient", brand="acme-clinic") for _ in range(2))
+        held = booking.book(db, holder, acme, madrid.specialist.id,
+                            madrid.appointment_type.id, datetime(2026, 3, 23, 9, tzinfo=UTC))
+        waitlist.join_waitlist(db, waiting, acme, madrid.specialist.id,
+                               madrid.appointment_type.id)
+        app = platform.app_for("acme-clinic")
+        with app.test_request_context("/", base_url="http://acme.localhost"):
+            changes.cancel(db, holder, acme, held.id)
+        assert db.scalar(select(func.count(WaitlistOffer.id)).where(
+            WaitlistOffer.status == "held").execution_options(all_brands=True)) == 1
+        ids.append(madrid.specialist.id)
+        ids.append(practice(also_on=(), hours=((0, "09:00", "17:00"),)).specialist.id)
+        db.flush()
+        yield ids
+
+
+def next_slots_type_by_type(session: Session, brand: BrandConfig, specialist_id: int,
+                            count: int) -> list[tuple[int, datetime]]:
+    """The reference: every patient-bookable type through the one-type availability service,
+    over the whole horizon, merged (first type by name wins a shared time)."""
+    found: dict[datetime, int] = {}
+    for t in changes.bookable_types(session, brand, specialist_id):
+        now = clock.now()
+        for slot in booking.available_slots(session, brand, specialist_id, t.id, now,
+                                            now + timedelta(days=t.max_days_ahead + 1)):
+            found.setdefault(slot.start_at, t.id)
+    return [(found[k], k) for k in sorted(found)][:count]
+
+
+@pytest.mark.parametrize("count", [1, 3, 8])
+@pytest.mark.parametrize("slug", ["acme-clinic", "wellness-corp"])
+def test_batched_next_slots_equal_the_one_type_service_for_every_specialist(
+        page: list[int], brands: dict[str, BrandConfig], session_of: Callable[[str], Session],
+        slug: str, count: int) -> None:
+    brand, session = brands[slug], session_of(slug)
+    with clock.freeze(PAGE_NOW):
+        many = batch.next_slots_many(session, brand, page, count)
+        listed = [i for i in page if is_member(session, brand, session.get(User, i))]
+        for i in page:
+            got = [(t.id, s.start_at) for t, s in many[i]]
+            expected = next_slots_type_by_type(session, brand, i, count) if i in listed else []
+            assert got == expected
+            if i in listed:
+                assert [(t.id, s.start_at) for t, s in changes.next_slots(
+                    session, brand, i, count)] == expected
+    assert len(listed) == (5 if slug == "acme-clinic" else 4)
+
+
+def test_a_held_slot_and_another_brands_appointment_are_not_offered(
+        page: list[int], brands: dict[str, BrandConfig],
+        session_of: Callable[[str], Session]) -> None:
+    with clock.freeze(PAGE_NOW):
+        found = batch.next_slots_many(session_of("acme-clinic"), brands["acme-clinic"],
+                                      page[3:4], 3)
+    # Monday 09:00 is booked on wellness-corp and 10:00 held; after the 29th Madrid is UTC+2
+    assert [s.start_at for _, s in found[page[3]]] == [
+        datetime(2026, 3, 23, 10, tzinfo=UTC), datetime(2026, 3, 24, 8, tzinfo=UTC),
+        datetime(2026, 3, 30, 7, tzinfo=UTC)]
+
+
+def test_a_page_of_many_specialists_costs_the_queries_of_a_page_of_one(
+        page: list[int], platform: Platform, brands: dict[str, BrandConfig],
+        session_of: Callable[[str], Session]) -> None:
+    session, brand = session_of("acme-clinic"), brands["acme-clinic"]
+    seen: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    engine = platform.runtime.engine
+    with clock.freeze(PAGE_NOW):
+        batch.next_slots_many(session, brand, page, 3)  # warm the session
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            batch.next_slots_many(session, brand, page[:1], 3)
+            one = len(seen)
+            seen.clear()
+            batch.next_slots_many(session, brand, page, 3)
+            five = len(seen)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert one == five <= 8
