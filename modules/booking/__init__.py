@@ -74,6 +74,8 @@ def _module() -> Module:
                 Mount(specialist_bp, "specialist", "/calendar")),
         nav=(NavEntry("patient", "booking.index", _l("My appointments"),
                       "booking.appointment.book", 20),
+             NavEntry("patient", "booking_series.waitlist_index", _l("My waitlist"),
+                      "booking.appointment.book", 21),
              NavEntry("specialist", "booking_specialist.week", _l("My calendar"),
                       "booking.availability.manage", 20),
              NavEntry("specialist", "booking_specialist.availability", _l("My availability"),

@@ -57,7 +57,7 @@ class BookForm(BaseModel):
     appointment_type: int = Field(ge=1)
     start: str = Field(min_length=1, max_length=40)
     modality: str | None = Field(None, max_length=10)
-    intake_token: str | None = Field(None, max_length=8000)
+    intake_token: str | None = Field(None, max_length=64000)
 
 
 M = TypeVar("M", bound=BaseModel)
