@@ -329,10 +329,9 @@ def web(brands_dir: Path, platform_on: Callable[..., Platform]) -> Platform:
     """A platform whose acme-clinic defines the "first" intake form in its YAML."""
     path = brands_dir / "acme-clinic.yaml"
     body = path.read_text()
-    anchor = "    profile_next_slots: 3           # next free slots shown on each directory " \
-             "profile\n"
+    anchor = "    intake_forms:\n"  # the example's forms stay beside "first"
     assert anchor in body
-    path.write_text(body.replace(anchor, anchor + ACME_FORMS))
+    path.write_text(body.replace(anchor, ACME_FORMS, 1))
     return platform_on(brands_dir)
 
 
