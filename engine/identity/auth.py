@@ -22,8 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from engine.identity import services
 from engine.identity.models import User
@@ -57,10 +57,27 @@ class ResetForm(FlaskForm):
                                                                 _l("The passwords differ."))])
 
 
+# E.164: "+", a country code not starting with 0, and 8 to 15 digits in all
+E164 = r"^\+[1-9][0-9]{7,14}$"
+
+
+def _compact_phone(value: str | None) -> str | None:
+    """Drop the spaces, dots, dashes and brackets people write numbers with; blank is None."""
+    if value is None:
+        return None
+    compact = "".join(ch for ch in value if ch not in " .-()\t")
+    return compact or None
+
+
 class SettingsForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
     locale = SelectField(_l("Language"))
     timezone = SelectField(_l("Time zone"))
+    phone = TelField(
+        _l("Mobile phone for SMS reminders (optional)"), filters=[_compact_phone],
+        validators=[Optional(), Regexp(E164, message=_l(
+            "Write the number in international format: + and the country code, e.g. "
+            "+34600123456."))])
 
 
 class PasswordForm(FlaskForm):
@@ -287,6 +304,7 @@ def settings() -> Any:
         user.name = (form.name.data or "").strip()
         user.locale = form.locale.data
         user.timezone = form.timezone.data
+        user.phone = form.phone.data or None
         flash(_("Saved."), "success")
         return redirect(url_for("account.settings"))
     if request.method == "POST" and "password-password" in request.form and pw_form.validate():

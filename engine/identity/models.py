@@ -42,6 +42,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # mobile number for SMS reminders, E.164 ("+" and 8-15 digits; the settings form checks it)
+    phone: Mapped[str | None] = mapped_column(String(32))
     email_verified_at: Mapped[datetime | None]
     # bumped on password change: every other signed-in session of this user ends
     session_epoch: Mapped[int] = mapped_column(default=0)

@@ -84,10 +84,11 @@ def test_the_profile_has_no_waitlist_form_for_a_specialist(
 
 
 def test_the_patient_nav_links_to_my_waitlist(
-        client: BrandClient, create_user: Callable[..., User],
+        db: Session, client: BrandClient, create_user: Callable[..., User],
         signin: Callable[..., Any]) -> None:
     patient = create_user(role="patient")
     patient.locale = "en"
+    db.flush()
     signin(client, patient.email)
     page = client.get("/appointments/").get_data(as_text=True)
     assert re.search(r'<a[^>]*href="/appointments/series/waitlist"[^>]*>\s*My waitlist', page)
