@@ -101,11 +101,14 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
             .where(Calendar.specialist_id.in_(listed))):
         calendar_of[calendar_id], zones[specialist_id] = specialist_id, zone
     weekly: dict[int, list[WeeklyRange]] = defaultdict(list)
-    for calendar_id, weekday, start_minute, end_minute in session.execute(
+    shared: dict[tuple[int, int, int], WeeklyRange] = {}  # most hours repeat across a page
+    for calendar_id, *hours in session.execute(
             select(WeeklyRule.calendar_id, WeeklyRule.weekday, WeeklyRule.start_minute,
                    WeeklyRule.end_minute).where(WeeklyRule.calendar_id.in_(calendar_of))
             .order_by(WeeklyRule.weekday, WeeklyRule.start_minute)):
-        weekly[calendar_of[calendar_id]].append(WeeklyRange(weekday, start_minute, end_minute))
+        key = (hours[0], hours[1], hours[2])
+        weekly_range = shared.get(key) or shared.setdefault(key, WeeklyRange(*key))
+        weekly[calendar_of[calendar_id]].append(weekly_range)
     dated: dict[int, list[Override]] = defaultdict(list)
     for row in session.scalars(select(DateOverride).where(
             DateOverride.calendar_id.in_(calendar_of))
