@@ -71,7 +71,7 @@ def run_scheduler(interval: float, *, max_runs: int | None = None,
 @click.option("--max-runs", type=click.IntRange(1), default=None,
               help="Stop after this many sweeps (default: run until Ctrl-C).")
 def scheduler(interval: float, max_runs: int | None) -> None:
-    """Enqueue the reminder sweep every minute, until Ctrl-C.
+    """Enqueue the reminder sweep and the waitlist advance every minute, until Ctrl-C.
 
     With REDIS_URL the sweep runs on an rq worker (`cli.py worker`); without, in this process.
     Several schedulers may run: reminders still go out once.
@@ -79,7 +79,8 @@ def scheduler(interval: float, max_runs: int | None) -> None:
     from engine.runtime import current
 
     where = "rq" if current().settings.redis_url else "this process"
-    click.echo(f"reminder sweep every {interval:g}s, run by {where}; Ctrl-C stops")
+    click.echo(f"reminder sweep and waitlist advance every {interval:g}s, run by {where}; "
+               f"Ctrl-C stops")
     try:
         runs = run_scheduler(interval, max_runs=max_runs)
     except KeyboardInterrupt:
