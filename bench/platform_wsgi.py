@@ -6,6 +6,6 @@ temporary values before gunicorn imports this, so nothing is read from or writte
 
 from __future__ import annotations
 
-from engine.platform import Platform, create_platform
+from engine.wsgi import application  # the production entry, exactly
 
-application: Platform = create_platform()
+__all__ = ["application"]
