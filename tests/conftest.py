@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask_babel import gettext
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.serving import make_server
@@ -203,6 +204,17 @@ def link_in(email: Email) -> str:
     match = re.search(r"https?://\S+", email.body_text or "")
     assert match, "no link in the email"
     return match.group(0)
+
+
+def spanish(platform: Platform, msgid: str, **params: object) -> str:
+    """``msgid`` (filled with ``params``) as acme-clinic's users read it: through the brand's own
+    Babel in its default locale, Spanish. Never the English source, so a check against the result
+    cannot pass (or, negated, pass vacuously) because the text went untranslated."""
+    with platform.app_for("acme-clinic").test_request_context():
+        text = str(gettext(msgid, **params))
+    english = msgid % params if params else msgid
+    assert text != english, f"no Spanish on acme-clinic for {msgid!r}"
+    return text
 
 
 # --- brand files in a scratch directory, and a live server ------------------------------------

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.identity.models import User
+from engine.platform import Platform
 from modules.booking.models import Appointment
-from tests.conftest import BrandClient
+from tests.conftest import BrandClient, spanish
 from tests.modules.api.conftest import MONDAY_9_MADRID, World, bearer
 
 
@@ -30,13 +31,14 @@ def _body(world: World, **extra: object) -> dict[str, object]:
     ("patient_id", 1), ("brand_id", "wellness-corp"), ("status", "completed"),
     ("price_minor", 0), ("booked_by_id", 1)])
 def test_fields_the_server_decides_are_refused_not_obeyed(
-        db: Session, client: BrandClient, world: World, token_for: Callable[..., str],
-        field: str, value: object) -> None:
+        db: Session, platform: Platform, client: BrandClient, world: World,
+        token_for: Callable[..., str], field: str, value: object) -> None:
     resp = client.post("/api/v1/appointments", json=_body(world, **{field: value}),
                        headers=bearer(token_for(world.patient)))
     assert resp.status_code == 400
-    assert resp.get_json() == {"error": "invalid", "field": field,
-                               "message": f"Unknown field “{field}”."}
+    assert resp.get_json() == {"error": "invalid", "field": field,  # in the brand's language
+                               "message": spanish(platform, "Unknown field “%(name)s”.",
+                                                  name=field)}
     assert _count(db) == 0
 
 

@@ -9,17 +9,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.config import BrandConfig
 from engine.identity.models import User
+from engine.platform import Platform
 from modules.assisted import coordination, services
 from modules.assisted.models import Allocation, AssistanceRequest
 from modules.assisted.schemas import RequestInput
 from modules.booking import services as booking
 from modules.booking.models import Appointment
-from tests.conftest import BrandClient
+from tests.conftest import BrandClient, spanish
 from tests.modules.assisted.conftest import MONDAY_9_MADRID, Practice
 
 NEEDS = "Trouble sleeping for two months, would like to talk to someone."
@@ -70,22 +72,25 @@ def test_patient_submits_a_request_and_sees_it_waiting(signed_in: Callable[[User
     assert "Trouble sleeping" in detail
 
 
-@pytest.mark.parametrize("changes, field_message", [
-    ({"time_windows": []}, "at least one time"),
-    ({"needs": "help"}, "10 to 4000"),
-    ({"time_windows": ["9:morning"]}, "at least one time"),
-    ({"urgency": "yesterday"}, "how soon"),
+@pytest.mark.parametrize("changes, field, msgid, params", [
+    ({"time_windows": []}, "time_windows", "Choose at least one time that suits you.", {}),
+    ({"needs": "help"}, "needs", "Describe what you need in 10 to %(n)d characters.",
+     {"n": 4000}),
+    ({"time_windows": ["9:morning"]}, "time_windows",
+     "Choose at least one time that suits you.", {}),
+    ({"urgency": "yesterday"}, "urgency", "Choose how soon you need an appointment.", {}),
 ])
 def test_invalid_request_is_refused_with_a_message_and_nothing_is_saved(
         signed_in: Callable[[User], BrandClient], patient: User, db: Session,
-        changes: dict[str, Any], field_message: str) -> None:
+        assisted_platform: Platform, changes: dict[str, Any], field: str, msgid: str,
+        params: dict[str, Any]) -> None:
     client = signed_in(patient)
-    client.get("/assistance/new")  # English is not the brand's default: ask for it below
     resp = client.submit("/assistance/new", {"needs": NEEDS, "time_windows": ["0:morning"],
-                                             "urgency": "soon", **changes},
-                         headers={"Accept-Language": "en"})
+                                             "urgency": "soon", **changes})
     assert resp.status_code == 400
-    assert field_message in resp.get_data(as_text=True).lower()
+    message = escape(spanish(assisted_platform, msgid, **params))  # the brand's language
+    assert f'<p class="field-error" id="{field}-error">{message}</p>' in resp.get_data(
+        as_text=True)
     assert _requests(db) == 0
 
 
@@ -242,7 +247,8 @@ def test_allocation_without_a_reason_books_nothing(
 def test_allocating_a_taken_slot_says_so_and_changes_nothing(
         signed_in: Callable[[User], BrandClient], coordinator: User,
         submitted: AssistanceRequest, practice: Callable[..., Practice],
-        create_user: Callable[..., User], brands: dict[str, BrandConfig], db: Session) -> None:
+        create_user: Callable[..., User], brands: dict[str, BrandConfig], db: Session,
+        assisted_platform: Platform) -> None:
     found = practice()
     someone = create_user(role="patient")
     booking.book(db, someone, brands["acme-clinic"], found.specialist.id,
@@ -250,7 +256,9 @@ def test_allocating_a_taken_slot_says_so_and_changes_nothing(
     db.flush()
     resp = _allocate(signed_in(coordinator), submitted.id, found)
     assert resp.status_code == 409
-    assert "taken" in resp.get_data(as_text=True)
+    taken = escape(spanish(assisted_platform,
+                           "This time has just been taken. Choose another one."))
+    assert f'<p class="field-error" id="start-error">{taken}</p>' in resp.get_data(as_text=True)
     db.refresh(submitted)
     assert submitted.status == "submitted"
     assert db.scalar(select(func.count(Allocation.id))) == 0

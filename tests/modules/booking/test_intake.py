@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import render_template
 from flask_login import login_user
+from markupsafe import escape
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from modules.booking import services as booking
 from modules.booking.models import Appointment
 from modules.booking.models_intake import IntakeAnswers
 from modules.booking.questions import IntakeForm, InvalidAnswers, Question
-from tests.conftest import BrandClient
+from tests.conftest import BrandClient, spanish
 from tests.modules.booking.conftest import Practice, with_booking
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # Sunday
@@ -409,12 +410,12 @@ def test_my_appointments_row_asks_for_the_intake_form_until_it_is_filled(
     intake.set_intake_form(db, p.specialist, acme, p.appointment_type.id, "first")
     patient = create_user(role="patient")
     appointment = book(db, acme, p, patient)
+    fill = escape(spanish(web, "Fill in the intake form"))  # what the patient reads
     row = render_as(web, patient, "booking/intake/_pending.html", a=appointment)
-    assert f'href="/appointments/intake/{appointment.id}"' in row
-    assert "Fill in the intake form" in row
+    assert f'href="/appointments/intake/{appointment.id}">{fill}</a>' in row
     intake.submit_intake_form(db, patient, acme, appointment.id, {"reason": ["sleep"]})
     row = render_as(web, patient, "booking/intake/_pending.html", a=appointment)
-    assert "Fill in the intake form" not in row
+    assert fill not in row and f'href="/appointments/intake/{appointment.id}"' not in row
 
 
 def test_the_type_editor_offers_the_brands_intake_forms(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from modules.booking import calendar
 from modules.booking import services as booking
 from modules.booking.models import Appointment, AppointmentType, DateOverride, WeeklyRule
 from modules.booking.schemas import AppointmentTypeInput
-from tests.conftest import BrandClient
+from tests.conftest import BrandClient, spanish
 from tests.modules.booking.conftest import FIRST_VISIT, Practice, variant
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # Sunday
@@ -156,7 +157,7 @@ def test_availability_editor_saves_the_zone_and_several_ranges_a_day(
 
 def test_overlapping_or_backwards_ranges_are_refused_per_row_with_values_kept(
         db: Session, practice: Callable[..., Practice], client_for: Callable[[str], BrandClient],
-        signin: Callable[..., Any]) -> None:
+        signin: Callable[..., Any], platform: Platform) -> None:
     p = practice()
     before = rules_of(db, p.specialist)
     client = signed_in(client_for, signin, p.specialist)
@@ -165,7 +166,9 @@ def test_overlapping_or_backwards_ranges_are_refused_per_row_with_values_kept(
         "start_1": ["18:00"], "end_1": ["10:00"], "start_3": ["9am"], "end_3": ["17:00"]})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert 'id="err_0-1"' in page and "overlaps" in page
+    overlaps = escape(spanish(platform, "This range overlaps another range of the same day "
+                                        "(%(start)s–%(end)s).", start="09:00", end="13:00"))
+    assert f'<p class="field-error" id="err_0-1">{overlaps}</p>' in page
     assert 'id="err_1-0"' in page and 'id="err_3-0"' in page
     assert 'id="err_0-0"' not in page
     assert 'value="12:00"' in page and 'value="9am"' in page
@@ -379,7 +382,7 @@ def test_appointment_page_shows_both_zones_and_the_brand(
 def test_confirming_from_the_page(
         db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice],
         patient: User, client_for: Callable[[str], BrandClient],
-        signin: Callable[..., Any]) -> None:
+        signin: Callable[..., Any], platform: Platform) -> None:
     p = practice(appointment_type=variant(FIRST_VISIT, needs_confirmation=True))
     made = book(db, brands, p, patient)
     client = signed_in(client_for, signin, p.specialist)
@@ -387,8 +390,9 @@ def test_confirming_from_the_page(
     assert client.submit(f"{path}/confirm", form_page=path).status_code == 302
     assert status_of(db, made.id) == "confirmed"
     resp = client.submit(f"{path}/confirm", form_page=path)
-    assert resp.status_code == 400 and "Only a requested appointment" in resp.get_data(
-        as_text=True)
+    refused = escape(spanish(platform, "Only a requested appointment can be confirmed."))
+    assert resp.status_code == 400 and refused in resp.get_data(as_text=True)
+    assert status_of(db, made.id) == "confirmed"
 
 
 def test_marking_no_show_before_the_start_is_refused_and_after_it_saved(
