@@ -26,7 +26,7 @@ from engine import clock
 from engine.identity.models import User
 from engine.identity.permissions import requires
 from engine.web import UserError, current_brand, db, discard_writes
-from modules.booking import attendance, calendar
+from modules.booking import attendance, calendar, intake
 from modules.booking.models import AppointmentType
 from modules.booking.schemas import (
     AppointmentTypeInput,
@@ -320,7 +320,8 @@ def _type_values(row: AppointmentType | None) -> dict[str, Any]:
                 "price": "", "catalog_key": "", "buffer_before_minutes": "0",
                 "buffer_after_minutes": "0", "min_notice_minutes": "0",
                 "max_days_ahead": "60", "slot_interval_minutes": "30", "daily_cap": "",
-                "weekly_cap": "", "needs_confirmation": False, "bookable_by": "patients"}
+                "weekly_cap": "", "needs_confirmation": False, "bookable_by": "patients",
+                "intake_form": ""}
     price = Decimal(row.price_minor) / (10 ** get_currency_precision(row.currency))
     # the type does not store which catalogue entry it came from: the entry with its price
     catalog = next((t.key for t in current_brand.config.pricing.appointment_types
@@ -328,7 +329,7 @@ def _type_values(row: AppointmentType | None) -> dict[str, Any]:
     values: dict[str, Any] = {f: getattr(row, f, "") for f in TYPE_FIELDS}
     values.update({f: "" if values[f] is None else str(values[f]) for f in values},
                   price=str(price), catalog_key=catalog,
-                  needs_confirmation=row.needs_confirmation)
+                  needs_confirmation=row.needs_confirmation, intake_form=row.intake_form or "")
     return values
 
 
@@ -366,10 +367,13 @@ def _save_type(row: AppointmentType | None) -> Any:
     if request.method == "GET":
         return _type_form(row, _type_values(row), {})
     data, values, errors = _parse_type(request.form)
+    values["intake_form"] = request.form.get("intake_form", "").strip()
     if data is not None:
         try:
             saved = calendar.save_appointment_type(db(), _actor(), current_brand.config, data,
                                                    row.id if row else None)
+            intake.set_intake_form(db(), _actor(), current_brand.config, saved.id,
+                                   values["intake_form"] or None)
         except UserError as exc:
             if exc.status == 404:
                 raise
