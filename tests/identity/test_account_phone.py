@@ -41,14 +41,14 @@ def test_a_number_not_in_e164_is_refused_and_nothing_changes(
         db: Session, client: BrandClient, create_user: Callable[..., User],
         signin: Callable[..., Any], typed: str) -> None:
     user = create_user()
-    user.phone = "+34600000000"
+    user.phone, user.locale = "+34600000000", "en"
     db.flush()
     signin(client, user.email)
     answer = _save(client, typed)
     assert answer.status_code == 400
     assert "international format" in answer.get_data(as_text=True)
     db.refresh(user)
-    assert (user.phone, user.name) == ("+34600000000", "Test Person")
+    assert (user.phone, user.name, user.locale) == ("+34600000000", "Test Person", "en")
 
 
 def test_clearing_the_number_removes_it(
