@@ -92,12 +92,9 @@ def due_offset(offsets: tuple[int, ...], start_at: datetime, booked_at: datetime
 
 
 def patient_phone(patient: User) -> str | None:
-    """The patient's mobile number for SMS.
-
-    Accounts have no phone number yet (identity_user has no such column), so until identity
-    adds one this finds none and SMS reminders go to nobody.
-    """
-    phone = getattr(patient, "phone", None)
+    """The patient's mobile number for SMS (``identity_user.phone``, E.164, set by the patient
+    in their account settings); None when they gave none."""
+    phone = patient.phone
     return str(phone) if phone else None
 
 

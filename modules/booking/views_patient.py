@@ -182,8 +182,11 @@ def next_slots(specialist_id: int) -> Any:
     zone = _zone(request.args.get("tz"))
     found = changes.next_slots(db(), brand, specialist_id, count)
     book_url = url_for("booking.book", specialist_id=specialist_id)
+    # every patient-bookable type, free or not: the waitlist form offers them all
+    types = changes.bookable_types(db(), brand, specialist_id)
     return jsonify({
         "zone": zone,
+        "types": [{"id": kind.id, "name": kind.name} for kind in types],
         "slots": [{
             "start": slot.start_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "end": slot.end_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

@@ -246,6 +246,15 @@ def test_next_json_answers_the_next_slots_in_the_visitors_zone(
         "2026-03-02T08:00:00Z", "2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"]
     assert "03:00" in data["slots"][0]["label"]
     assert data["slots"][0]["url"].startswith(f"/appointments/book/{p.specialist.id}?type=")
+    assert data["types"] == [{"id": p.appointment_type.id, "name": p.appointment_type.name}]
+
+
+def test_next_json_lists_the_bookable_types_even_when_nothing_is_free(
+        client: BrandClient, practice: Callable[..., Practice], db: Session) -> None:
+    p = practice(hours=[])  # no working hours: no free slot at all
+    data = client.get(f"/appointments/book/{p.specialist.id}/next.json").get_json()
+    assert data["slots"] == []
+    assert data["types"] == [{"id": p.appointment_type.id, "name": p.appointment_type.name}]
 
 
 def _listed_profile(db: Session, platform: Platform, specialist: User) -> int:
