@@ -162,7 +162,8 @@ def _price_minor(brand: BrandConfig, data: AppointmentTypeInput) -> int:
                                        brand=brand.name)),
                                 code="price_fixed", field="price")
             return _minor_units(entry.price, brand.currency)
-    elif pricing.strategy == "fixed":
+    elif pricing.strategy != "specialist_defined":
+        # only a specialist_defined brand lets specialists name their own price
         raise UserError(str(_l("%(brand)s sets prices: choose one of its appointment types.",
                                brand=brand.name)),
                         code="price_fixed", field="catalog_key")

@@ -220,6 +220,20 @@ def test_specialist_defined_prices_stay_within_the_brands_bounds(
         db, p.specialist, open_prices, too_high))
 
 
+@pytest.mark.parametrize("strategy", ["sponsored", "package", "subscription"])
+def test_only_specialist_defined_pricing_lets_a_specialist_name_a_price(
+        db: Session, brands: dict[str, BrandConfig], practice: Callable[..., Practice],
+        strategy: str) -> None:
+    p = practice()
+    wellness = brands["wellness-corp"]
+    pricing = type(wellness.pricing).model_validate({**wellness.pricing.model_dump(),
+                                                     "strategy": strategy})
+    brand = wellness.model_copy(update={"pricing": pricing})
+    own_price = variant(FIRST_VISIT, catalog_key=None, price="10.00")
+    refused(db, "price_fixed", lambda: calendar.save_appointment_type(
+        db, p.specialist, brand, own_price))
+
+
 def test_in_person_types_need_a_location() -> None:
     with pytest.raises(ValueError, match="location"):
         AppointmentTypeInput(name="Visit", duration_minutes=30, modality="in_person")
