@@ -6,7 +6,6 @@ check every app: :func:`engine.identity.permissions.public` or :func:`operator_r
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
@@ -32,7 +31,7 @@ from wtforms.validators import DataRequired, Email, Length
 from engine.console import services
 from engine.console.i18n import LOCALES
 from engine.console.state import console_db
-from engine.identity.auth import safe_next_target
+from engine.identity.auth import safe_next_target, start_session
 from engine.identity.models import User
 from engine.identity.permissions import ACCESS_ATTR, public
 from engine.web import UserError
@@ -98,12 +97,7 @@ def signin() -> Any:
         except UserError as exc:
             form.password.errors.append(exc.message)
             return render_template("console/signin.html", form=form), exc.status
-        locale = session.get("locale")
-        session.clear()  # a fresh session for a fresh sign-in (no fixation)
-        session["sid"] = secrets.token_urlsafe(16)
-        if locale and not user.locale:
-            user.locale = locale
-        login_user(user)
+        start_session(user)  # the brands' rule: a fresh session, no fixation
         return redirect(_safe_next(url_for("console.brands")))
     status = 200 if request.method == "GET" else 400
     return render_template("console/signin.html", form=form), status

@@ -158,7 +158,7 @@ def _endpoints() -> set[str]:
     return set(current_app.view_functions)
 
 
-def _start_session(user: User) -> None:
+def start_session(user: User) -> None:
     """A fresh session for a fresh sign-in: nothing from before survives (no fixation)."""
     locale, tz = session.get("locale"), session.get("timezone")
     session.clear()
@@ -192,7 +192,7 @@ def signup() -> Any:
         else:
             token = services.issue_token(db(), user, "verify")
             _mail(user, "verify", link=url_for("account.verify", token=token, _external=True))
-            _start_session(user)
+            start_session(user)
             flash(_("Welcome! We sent you an email to confirm your address."), "success")
             return redirect(_safe_next(url_for("portal_patient.me")))
     return render_template("account/signup.html", form=form), 200 if not form.errors else 400
@@ -212,7 +212,7 @@ def signin() -> Any:
             form.password.errors.append(exc.message)
             status = exc.status
         else:
-            _start_session(user)
+            start_session(user)
             return redirect(_safe_next(home_for(user)))
     return render_template("account/signin.html", form=form), status
 
@@ -257,7 +257,7 @@ def reset(token: str) -> Any:
                 raise
             form.password.errors.append(exc.message)
         else:
-            _start_session(user)
+            start_session(user)
             flash(_("Your password is changed."), "success")
             return redirect(home_for(user))
     return render_template("account/reset.html", form=form), 200 if not form.errors else 400
