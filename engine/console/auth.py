@@ -14,16 +14,14 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    flash,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user, logout_user
+from flask_login import LoginManager, current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
@@ -31,7 +29,7 @@ from wtforms.validators import DataRequired, Email, Length
 from engine.console import services
 from engine.console.i18n import LOCALES
 from engine.console.state import console_db
-from engine.identity.auth import safe_next_target, start_session
+from engine.identity.auth import end_session, safe_next_target, start_session
 from engine.identity.models import User
 from engine.identity.permissions import ACCESS_ATTR, public
 from engine.web import UserError
@@ -106,9 +104,7 @@ def signin() -> Any:
 @bp.route("/signout", methods=["POST"])
 @public
 def signout() -> Any:
-    logout_user()
-    session.clear()
-    flash(_("You are signed out."), "info")
+    end_session()
     return redirect(url_for("auth.signin"))
 
 

@@ -220,10 +220,15 @@ def signin() -> Any:
 @bp.route("/signout", methods=["POST"])
 @public
 def signout() -> Any:
+    end_session()
+    return redirect(url_for("portal_patient.home"))
+
+
+def end_session() -> None:
+    """Sign out and drop everything the session held (brands and the console alike)."""
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("portal_patient.home"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])
