@@ -82,6 +82,19 @@ class Module:
     # demo data: called as demo(session, brand_config, people) by `cli.py demo`, where
     # people maps "specialists"/"patients"/... to the demo User rows created by the engine
     demo: Callable[..., None] | None = None
+    # Data rights and retention (the privacy module calls these; a module that stores personal
+    # data provides them so that export, deletion and retention reach its tables):
+    # export_data(session, user) -> {"section": JSON-able, ..., "_files": [(name, bytes)]}
+    #   everything this module holds about ``user`` on the user's brand (nobody else's data);
+    export_data: Callable[..., Mapping[str, Any]] | None = None
+    # erase_data(session, user, scope) -> {"what": count}: delete or pseudonymize the user's
+    #   data for scope "all" or one of the module's own scopes (e.g. "messages"); rows under a
+    #   legal retention duty are kept, restricted, and counted under "kept:<what>";
+    erase_data: Callable[..., Mapping[str, int]] | None = None
+    # retention: data type (a key of the brand's ``retention`` section without "_days", e.g.
+    #   "messages") -> purge(session, brand_id, cutoff, *, dry_run, held_user_ids) -> count of
+    #   rows removed (or that would be removed when dry_run); idempotent, batched.
+    retention: Mapping[str, Callable[..., int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for perm in self.permissions:
