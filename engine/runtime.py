@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import crypto
 from engine.db import make_engine, make_sessionmaker
 from engine.modules import ModuleRegistry, registry
 from engine.settings import PlatformSettings
@@ -56,6 +57,7 @@ class Runtime:
         reg = registry()
         reg.import_models()
         rt = cls(settings, reg, engine, make_sessionmaker(engine), hasher)
+        crypto.configure(settings.data_dir)  # the development key file's directory
         set_current(rt)
         return rt
 
