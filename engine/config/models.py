@@ -135,10 +135,31 @@ class FirstSessionPromotion(Strict):
         return self
 
 
+class PackageOffer(Strict):
+    """N prepaid sessions, used within ``valid_days`` of the purchase."""
+
+    key: Slug
+    name: str = Field(min_length=1, max_length=120)
+    sessions: int = Field(ge=1, le=100)
+    price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    valid_days: int = Field(ge=1, le=730)
+
+
+class SubscriptionPlan(Strict):
+    """A monthly fee that gives ``sessions_per_period`` sessions in each monthly period."""
+
+    key: Slug
+    name: str = Field(min_length=1, max_length=120)
+    sessions_per_period: int = Field(ge=1, le=31)
+    price_per_month: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+
+
 class Pricing(Strict):
     strategy: Literal["fixed", "specialist_defined", "package", "subscription", "sponsored"] = (
         "fixed"
     )
+    packages: tuple[PackageOffer, ...] = ()
+    subscriptions: tuple[SubscriptionPlan, ...] = ()
     appointment_types: tuple[AppointmentTypePrice, ...] = ()
     specialist_price_min: Decimal | None = Field(None, ge=0, decimal_places=2)
     specialist_price_max: Decimal | None = Field(None, ge=0, decimal_places=2)
@@ -160,6 +181,14 @@ class Pricing(Strict):
         if (self.specialist_price_min is not None and self.specialist_price_max is not None
                 and self.specialist_price_min > self.specialist_price_max):
             raise ValueError("specialist_price_min is above specialist_price_max")
+        if self.strategy == "package" and not self.packages:
+            raise ValueError("strategy 'package' needs at least one offer under 'packages'")
+        if self.strategy == "subscription" and not self.subscriptions:
+            raise ValueError("strategy 'subscription' needs at least one plan under "
+                             "'subscriptions'")
+        offers = [p.key for p in self.packages] + [p.key for p in self.subscriptions]
+        if len(offers) != len(set(offers)):
+            raise ValueError("package and subscription keys must be unique")
         if self.strategy == "sponsored" and not self.sponsored:
             raise ValueError("strategy 'sponsored' needs at least one rule under 'sponsored'")
         keys = [t.key for t in self.appointment_types]
