@@ -144,6 +144,11 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
             m.on_mount(app, ctx)
 
     _wire_request_cycle(app)
+    # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
+    from engine import audit
+    from engine.web import db
+
+    audit.init_app(app, session=db, factory=lambda: runtime.sessions(info={"brand_id": None}))
     return app
 
 

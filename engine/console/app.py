@@ -72,6 +72,12 @@ def build_console_app(platform: Platform) -> Flask:
         return send_from_directory(STATIC_DIR, filename, max_age=3600)
 
     _wire_request_cycle(app)
+    # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
+    from engine import audit
+    from engine.console.state import console_db
+
+    audit.init_app(app, session=console_db,
+                   factory=lambda: platform.runtime.sessions(info={"brand_id": None}))
     return app
 
 

@@ -1,0 +1,38 @@
+"""Audit log: recording, the HMAC chain, details deny-list."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from engine import audit
+from engine.audit_models import AuditChainHead, AuditEvent
+
+
+def test_record_chains_events(db, create_user):
+    user = create_user("patient")
+    a = audit.record(db, action="test.one", brand_id="acme-clinic", actor=user,
+                     details={"module": "booking"})
+    b = audit.record(db, action="test.two", brand_id="acme-clinic", outcome="denied")
+    assert b.seq == a.seq + 1 and b.prev_mac == a.mac
+    assert a.actor_id == user.id and a.actor_role == "patient"
+    assert json.loads(a.details) == {"module": "booking"}
+    head = db.get(AuditChainHead, "brand:acme-clinic")
+    assert (head.seq, head.mac) == (b.seq, b.mac)
+    assert a.mac == audit.compute_mac(audit.audit_key(), a.prev_mac, audit.event_content(a))
+    other = audit.record(db, action="test.platform", brand_id=None)
+    assert other.chain == "platform"
+    assert db.scalars(select(AuditEvent.action).where(AuditEvent.chain == "platform")).all()
+
+
+@pytest.mark.parametrize("details", [
+    {"password": "x"}, {"new_password": "x"}, {"reset_token": "abc"}, {"Intake-Answers": []},
+    {"nested": {"notes": "feels low"}}, {"message_body": "hi"}, {"free": "x" * 500},
+    {"obj": object()},
+])
+def test_details_deny_list(db, details):
+    with pytest.raises(audit.AuditDetailsError):
+        audit.record(db, action="test.bad", brand_id=None, details=details)
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "test.bad")) is None
