@@ -21,6 +21,7 @@ from engine import i18n
 from engine.config import LoadedBrand
 from engine.identity import auth
 from engine.identity.permissions import public, role_permissions
+from engine.privacy import views as privacy_views
 from engine.modules import PORTAL_PREFIX
 from engine.runtime import Runtime
 from engine.web import BrandContext, UserError, discard_writes, finish_request, problem
@@ -134,6 +135,7 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+    privacy_views.init_app(app)
     portals.register(app, ctx, has_partners=any(mt.portal == "partners"
                                                 for m in enabled for mt in m.mounts))
     for m in enabled:

@@ -18,6 +18,7 @@ from engine.config.editor import EditRefused, find_brand_file, set_module_enable
 from engine.config.loader import NETWORKS_FILE, brand_files, display_path, suggest
 from engine.config.schema import json_schema
 from engine.modules import registry
+from engine.privacy.cli import privacy_cli
 from engine.settings import PlatformSettings
 
 
@@ -285,6 +286,7 @@ def db_revision(message: str) -> None:
 
 
 main.add_command(users)
+main.add_command(privacy_cli)
 
 from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serve`)
 

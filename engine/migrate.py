@@ -42,6 +42,7 @@ def all_metadata():  # type: ignore[no-untyped-def]
     import engine.audit_models  # noqa: F401
     import engine.identity.models  # noqa: F401
     import engine.notify  # noqa: F401
+    import engine.privacy.models  # noqa: F401
     import engine.sms  # noqa: F401
     from engine.db import Base
     from engine.modules import registry

@@ -29,7 +29,8 @@ partners = Blueprint("portal_partners", __name__, url_prefix=PORTAL_PREFIX["part
 
 CORE_NAV = {
     "patient": [NavEntry("patient", "portal_patient.me", _l("My account"),
-                         "core.portal.patient", 90)],
+                         "core.portal.patient", 90),
+                NavEntry("patient", "privacy.index", _l("Privacy"), "core.portal.patient", 92)],
     "specialist": [NavEntry("specialist", "portal_specialist.home", _l("Overview"),
                             "core.portal.specialist", 0)],
     "org": [NavEntry("org", "portal_org.home", _l("Overview"), "core.portal.org", 0),

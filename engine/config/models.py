@@ -226,6 +226,8 @@ class Retention(Strict):
     video_events_days: int | None = Field(None, ge=1)
     audit_log_days: int = Field(2190, ge=2190, description="at least 6 years (2190 days)")
     closed_accounts_days: int = Field(30, ge=0)
+    deletion_grace_days: int = Field(14, ge=0, le=90, description="days between a confirmed "
+                                     "account deletion and its execution (cancellable)")
 
 
 class ConsentDocument(Strict):

@@ -29,6 +29,7 @@ from engine.identity import services
 from engine.identity.models import User
 from engine.identity.permissions import public, requires
 from engine.notify import send_email
+from engine.privacy import signup as privacy_signup
 from engine.web import UserError, current_brand, db
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -181,7 +182,10 @@ def _mail(user: User, template: str, **context: Any) -> None:
 @public
 def signup() -> Any:
     form = SignUpForm()
-    if form.validate_on_submit():
+    cfg, brands_dir = current_brand.config, current_brand.runtime.settings.brands_dir
+    consent_error = None
+    if form.validate_on_submit() and not (
+            consent_error := privacy_signup.refusal(cfg, request.form)):
         try:
             user = services.sign_up_patient(
                 db(), current_brand.config, email=form.email.data or "",
@@ -190,12 +194,16 @@ def signup() -> Any:
         except UserError as exc:
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
+            privacy_signup.record(db(), user, cfg, brands_dir)
             token = services.issue_token(db(), user, "verify")
             _mail(user, "verify", link=url_for("account.verify", token=token, _external=True))
             start_session(user)
             flash(_("Welcome! We sent you an email to confirm your address."), "success")
             return redirect(_safe_next(url_for("portal_patient.me")))
-    return render_template("account/signup.html", form=form), 200 if not form.errors else 400
+    return render_template("account/signup.html", form=form,
+                           consents=privacy_signup.documents(cfg, brands_dir),
+                           consent_error=consent_error), \
+        200 if not (form.errors or consent_error) else 400
 
 
 @bp.route("/signin", methods=["GET", "POST"])

@@ -26,6 +26,7 @@ def _on_mount(app: Flask, ctx: object) -> None:
 def _module() -> Module:
     from modules.api.account import bp as tokens_bp
     from modules.api.blueprint import bp
+    from modules.api.privacy import erase_data, export_data
 
     return Module(
         name="api",
@@ -44,6 +45,8 @@ def _module() -> Module:
         template_folder=Path(__file__).parent / "templates",
         models="modules.api.models",
         on_mount=_on_mount,
+        export_data=export_data,
+        erase_data=erase_data,
     )
 
 

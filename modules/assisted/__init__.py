@@ -26,6 +26,7 @@ class AssistedSettings(ModuleSettings):
 
 def _module() -> Module:
     from modules.assisted.blueprint import bp, coordination_bp, org_bp
+    from modules.assisted.privacy import RETENTION, erase_data, export_data
 
     return Module(
         name="assisted",
@@ -49,6 +50,9 @@ def _module() -> Module:
         journeys=("assisted",),
         template_folder=Path(__file__).parent / "templates",
         models="modules.assisted.models",
+        export_data=export_data,
+        erase_data=erase_data,
+        retention=RETENTION,
     )
 
 

@@ -53,6 +53,7 @@ def _module() -> Module:
     from modules.booking.demo import demo
     from modules.booking.intake_views import bp as intake_bp
     from modules.booking.jobs import advance_waitlists
+    from modules.booking.privacy import RETENTION, erase_data, export_data
     from modules.booking.reminders import sweep_reminders
     from modules.booking.views_patient import bp as patient_bp
     from modules.booking.views_recurring import bp as series_bp
@@ -87,6 +88,9 @@ def _module() -> Module:
         cli=booking_cli,
         jobs=(sweep_reminders, advance_waitlists),
         demo=demo,
+        export_data=export_data,
+        erase_data=erase_data,
+        retention=RETENTION,
     )
 
 

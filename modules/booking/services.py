@@ -24,6 +24,7 @@ from engine import clock
 from engine.config import BrandConfig
 from engine.identity.models import User
 from engine.identity.services import is_member
+from engine.privacy import consent
 from engine.web import UserError
 from modules.booking import availability
 from modules.booking.availability import (
@@ -256,6 +257,10 @@ def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
                         status=404)
     patient = _patient_for(session, actor, brand, appointment_type, patient_id)
     chosen_modality = _modality(appointment_type, modality)
+    if actor.id == patient.id:  # staff booking for a patient: the patient consents on joining
+        consent.require(session, patient, brand, "booking")
+        if chosen_modality == "video":
+            consent.require(session, patient, brand, "video")
     upcoming = session.scalar(select(func.count(Appointment.id)).where(
         Appointment.brand_id == brand.slug, Appointment.patient_id == patient.id,
         Appointment.status.in_(BLOCKING_STATUSES), Appointment.start_at > now)) or 0
