@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli_keys import keys
 from engine.cli_users import users
 from engine.config import BrandConfigError, ConfigError, load_brand_set
 from engine.config.editor import EditRefused, find_brand_file, set_module_enabled
@@ -286,6 +287,7 @@ def db_revision(message: str) -> None:
 
 
 main.add_command(users)
+main.add_command(keys)
 main.add_command(privacy_cli)
 
 from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serve`)

@@ -210,11 +210,11 @@ def use_keyring(ring: Keyring | None) -> None:
 def key_file_path() -> Path:
     if path := os.environ.get("DARAPORT_KEY_FILE"):
         return Path(path)
-    base = _data_dir
-    if base is None:
+    global _data_dir
+    if _data_dir is None:
         from engine.settings import PlatformSettings
-        base = PlatformSettings.from_env(secret_key="").data_dir
-    return base / "keyring.json"
+        _data_dir = PlatformSettings.from_env(secret_key="").data_dir
+    return _data_dir / "keyring.json"
 
 
 def write_key_file(path: Path, ring: Keyring) -> None:
@@ -239,10 +239,10 @@ def keyring() -> Keyring:
             _cached = ("env:" + env, 0.0, Keyring.from_json(env, "DARAPORT_KEYRING"))
         return _cached[2]
     now = time.monotonic()
-    if _cached is not None and now - _checked_at < 1.0:
+    path = key_file_path()
+    if _cached is not None and _cached[0] == str(path) and now - _checked_at < 1.0:
         return _cached[2]
     with _lock:
-        path = key_file_path()
         _checked_at = now
         try:
             mtime = path.stat().st_mtime

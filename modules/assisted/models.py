@@ -1,18 +1,20 @@
 """Assisted journey data: a patient's request for help finding a specialist, and the
 coordinators' allocations (each a proposed appointment booked on the patient's behalf).
 
-``AssistanceRequest.needs`` is health data: it lives in that one column and is read and written
-only through :mod:`modules.assisted.services` (the privacy work encrypts it there).
+``AssistanceRequest.needs`` is health data: it lives in that one column, encrypted at field level
+(:mod:`engine.crypto`, bound to the row's ``seal``), and is read and written only through
+:mod:`modules.assisted.services`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine import clock
+from engine.crypto import EncryptedText, Sealed, encrypted
 from engine.db import Base, BrandScoped
 
 REQUEST_STATUSES = ("submitted", "proposed", "accepted", "another_time", "cancelled")
@@ -27,7 +29,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({','.join(repr(v) for v in values)})"
 
 
-class AssistanceRequest(BrandScoped, Base):
+class AssistanceRequest(Sealed, BrandScoped, Base):
     """What a patient (or their organization's admin) asks a coordinator to arrange."""
 
     __tablename__ = "assisted_request"
@@ -44,7 +46,8 @@ class AssistanceRequest(BrandScoped, Base):
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("identity_user.id",
                                                             ondelete="RESTRICT"))
     # health data: only through the services (see the module docstring)
-    needs: Mapped[str] = mapped_column(Text)
+    needs_sealed: Mapped[str] = mapped_column("needs", EncryptedText("assisted_request.needs"))
+    needs = encrypted("needs_sealed")  # str, encrypted on write, decrypted on read
     language: Mapped[str | None] = mapped_column(String(8))
     modality: Mapped[str] = mapped_column(String(10), default="any")
     # time windows that suit, as "<weekday 0-6>:<morning|afternoon|evening>" in ``timezone``

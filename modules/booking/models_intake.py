@@ -1,24 +1,25 @@
 """Intake answers stored with an appointment: the one table holding them.
 
-They are health data. Every read and write goes through ``modules.booking.intake`` (the privacy
-work will encrypt ``answers`` at field level there, without touching callers).
+They are health data. Every read and write goes through ``modules.booking.intake``; ``answers``
+is encrypted at field level (:mod:`engine.crypto`): the ``answers`` column holds an AES-GCM token
+bound to this table, column and the row's ``seal``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine import clock
+from engine.crypto import EncryptedJSON, Sealed, encrypted
 from engine.db import Base, BrandScoped
 
 INTAKE_SOURCES = ("matching", "intake_form")
 
 
-class IntakeAnswers(BrandScoped, Base):
+class IntakeAnswers(Sealed, BrandScoped, Base):
     """The answers a patient gave for one appointment (from matching or an intake form)."""
 
     __tablename__ = "booking_intake_answers"
@@ -32,7 +33,10 @@ class IntakeAnswers(BrandScoped, Base):
     source: Mapped[str] = mapped_column(String(12))
     # the intake form's key in brand YAML ("matching" for the matching questionnaire)
     form_key: Mapped[str] = mapped_column(String(63))
-    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    answers_sealed: Mapped[str] = mapped_column(
+        "answers", EncryptedJSON("booking_intake_answers.answers"))
+    # list[dict[str, Any]] in, out: encrypted on write, decrypted on read
+    answers = encrypted("answers_sealed")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def __repr__(self) -> str:

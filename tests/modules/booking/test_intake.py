@@ -104,7 +104,7 @@ def test_matching_answers_are_stored_with_the_booked_appointment_and_nowhere_els
     row = intake.attach_intake(db, patient, acme, appointment, token)
     db.flush()
     assert row is not None and (row.appointment_id, row.source) == (appointment.id, "matching")
-    assert tables_holding(db, SECRET) == {"booking_intake_answers"}
+    assert tables_holding(db, SECRET) == set()  # stored encrypted (engine.crypto)
     answers = intake.answers_for(db, p.specialist, acme, appointment)
     assert answers is not None
     assert [(a.key, a.values) for a in answers] == [("topic", ("anxiety",)),
@@ -246,7 +246,7 @@ def test_booked_type_with_an_intake_form_asks_until_it_is_filled_once_per_specia
         intake.form_to_fill(db, patient, acme, second.id)
     answers = intake.answers_for(db, p.specialist, acme, first)
     assert answers is not None and [a.key for a in answers] == ["reason", "notes"]
-    assert tables_holding(db, SECRET) == {"booking_intake_answers"}
+    assert tables_holding(db, SECRET) == set()  # stored encrypted (engine.crypto)
 
 
 def test_intake_form_refuses_missing_required_answers_and_stores_nothing(
@@ -368,7 +368,7 @@ def test_patient_fills_the_intake_form_on_the_web(
     assert f'href="/appointments/intake/{appointment.id}"' not in client.get(
         "/appointments/").text
     assert client.get(path).status_code == 404  # filled: nothing more to fill
-    assert tables_holding(db, SECRET) == {"booking_intake_answers"}
+    assert tables_holding(db, SECRET) == set()  # stored encrypted (engine.crypto)
 
 
 def test_intake_form_of_another_patient_answers_404(
