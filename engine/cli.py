@@ -295,11 +295,21 @@ from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serv
 main.add_command(demo)
 
 
+@main.group()
+def reports() -> None:
+    """Reports that modules provide (e.g. `reports reconcile BRAND --month 2026-10`)."""
+
+
 def _add_module_commands() -> None:
-    """Each installed module's own command group (``Module.cli``) under its name."""
+    """Each installed module's own command group (``Module.cli``) under its name; the commands
+    of a module's ``reports`` subgroup also under the top-level ``reports`` group."""
     for m in registry():
         if m.cli is not None:
             main.add_command(m.cli, name=m.name)
+            sub = m.cli.commands.get("reports")
+            if isinstance(sub, click.Group):
+                for name, command in sub.commands.items():
+                    reports.add_command(command, name=name)
 
 
 _add_module_commands()

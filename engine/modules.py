@@ -74,6 +74,10 @@ class Module:
     models: str | None = None
     # hook called with (app, brand_context) when a brand app mounts this module
     on_mount: Callable[..., None] | None = None
+    # operator-console pages: a blueprint the console mounts under /m/<name> and links from its
+    # navigation (endpoint "<blueprint>.index", labelled with ``title``); its views guard
+    # themselves (engine.console.auth.operator_required); templates from ``template_folder``
+    console: Blueprint | None = None
     # template fragments this module adds at named points of other modules' or the engine's
     # pages: hook name -> template names (e.g. {"directory.profile": ("booking/_book.html",)}).
     # A page renders a hook with {% for t in hook_templates("name") %}{% include t %}{% endfor %}

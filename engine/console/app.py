@@ -17,7 +17,7 @@ from flask import Flask, Response, g, jsonify, render_template, send_from_direct
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from jinja2 import FileSystemLoader
+from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, NotFound
 
 from engine.app import HostOnlySessionInterface
@@ -56,13 +56,22 @@ def build_console_app(platform: Platform) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = HostOnlySessionInterface()
-    app.jinja_loader = FileSystemLoader(CONSOLE_DIR / "templates")  # type: ignore[assignment]
+    # the console's own templates first (a module cannot override an operator screen), then
+    # the template folders of modules with console pages
+    console_modules = [m for m in platform.runtime.registry if m.console is not None]
+    app.jinja_loader = ChoiceLoader([  # type: ignore[assignment]
+        FileSystemLoader(CONSOLE_DIR / "templates"),
+        *(FileSystemLoader(m.template_folder) for m in console_modules if m.template_folder)])
+    app.jinja_env.globals["module_pages"] = [(f"{m.console.name}.index", m.title)
+                                             for m in console_modules if m.console]
     app.extensions[EXTENSION] = platform
 
     i18n.init_app(app)  # first: every later hook and error page renders in the console catalog
     CSRFProtect(app)
     auth.init_app(app)
     app.register_blueprint(views.bp)
+    for m in console_modules:
+        app.register_blueprint(m.console, url_prefix=f"/m/{m.name}")  # type: ignore[arg-type]
 
     @app.route("/static/<path:filename>", endpoint="static")
     @public

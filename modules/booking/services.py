@@ -26,7 +26,7 @@ from engine.identity.models import User
 from engine.identity.services import is_member
 from engine.privacy import consent
 from engine.web import UserError
-from modules.booking import availability
+from modules.booking import availability, hooks
 from modules.booking.availability import (
     BLOCKING_STATUSES,
     COUNTED_STATUSES,
@@ -285,4 +285,6 @@ def book(session: Session, actor: User, brand: BrandConfig, specialist_id: int,
         blocked_start_at=slot.blocked_start_at, blocked_end_at=slot.blocked_end_at,
         status="requested" if appointment_type.needs_confirmation else "confirmed",
         price_minor=appointment_type.price_minor, currency=appointment_type.currency)
-    return insert_appointment(session, appointment)
+    insert_appointment(session, appointment)
+    hooks.appointment_booked(session, actor, brand, appointment)  # e.g. payments prices it
+    return appointment

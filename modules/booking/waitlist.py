@@ -31,6 +31,7 @@ from engine.identity.models import User
 from engine.identity.services import is_member
 from engine.notify import send_email
 from engine.web import UserError
+from modules.booking import hooks
 from modules.booking.availability import Existing
 from modules.booking.calendar import appointment_type_for, booking_settings, calendar_of
 from modules.booking.models import Appointment, AppointmentType
@@ -166,6 +167,7 @@ def slot_freed(session: Session, brand: BrandConfig, appointment: Appointment) -
     brand's app context (the email is rendered there); the caller commits.
     """
     settings = booking_settings(brand)
+    hooks.appointment_cancelled(session, brand, appointment)  # e.g. payments refunds it
     if not settings.waitlist:
         return None
     advance(session, brand)

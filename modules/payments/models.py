@@ -19,9 +19,10 @@ from engine.db import Base, BrandScoped
 # pending: owed, no hold (manual: pay at the clinic or by invoice);
 # held: the slot is held while the patient pays online, until hold_expires_at;
 # paid / refunded / partially_refunded / disputed: after money moved;
-# failed: the provider refused the payment; expired: the hold ran out and freed the slot.
+# failed: the provider refused the payment; expired: the hold ran out and freed the slot;
+# cancelled: the appointment was cancelled before anything was paid.
 PAYMENT_STATUSES = ("pending", "held", "paid", "refunded", "partially_refunded", "disputed",
-                    "failed", "expired")
+                    "failed", "expired", "cancelled")
 OPEN_STATUSES = ("pending", "held")
 PROVIDERS = ("manual", "stripe", "none")
 # the rule that set the amount (recorded on the payment; the appointment's price is the amount)
@@ -203,3 +204,6 @@ class PromotionUse(BrandScoped, Base):
 
     def __repr__(self) -> str:
         return f"<PromotionUse patient={self.patient_id} appointment={self.appointment_id}>"
+
+
+from modules.payments.models_stripe import StripeAccount, StripeEvent  # noqa: E402, F401

@@ -1,21 +1,24 @@
 """Money: integer minor units plus an ISO 4217 currency, and the two explicit rounding rules.
 
-Rounding rule (one, everywhere): **half up** (``ROUND_HALF_UP``, away from zero on an exact
-half), the commercial rule patients and accountants expect on a receipt. It applies when a
-decimal amount from brand YAML is turned into minor units (a price with more decimals than the
-currency has, e.g. "10.005" EUR or "100.5" JPY) and when a percentage of an amount is taken
-(a commission, a promotion, a partial refund). Splits never round twice: the second part of a
-split is the remainder (``share = gross - fee``), so parts always add up to the whole.
+Rounding rule (one, everywhere): **half to even** (``ROUND_HALF_EVEN``, banker's rounding),
+the rule the engine already uses for prices (:func:`engine.i18n.to_minor`), so a price and a
+commission never round two ways. An exact half goes to the even neighbour (2.5 -> 2, 3.5 -> 4,
+-2.5 -> -2), so over many payments rounding favours neither the platform nor the specialist
+(half-up would add a systematic cent to commissions). It applies when a decimal amount from
+brand YAML becomes minor units (a price with more decimals than the currency has, e.g.
+"10.005" EUR or "100.5" JPY) and when a percentage of an amount is taken (a commission, a
+promotion, a partial refund). Splits never round twice: the second part of a split is the
+remainder (``share = gross - fee``), so parts always add up to the whole.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
-ROUNDING = ROUND_HALF_UP
+ROUNDING = ROUND_HALF_EVEN
 
 
 def exponent(currency: str) -> int:
@@ -24,7 +27,7 @@ def exponent(currency: str) -> int:
 
 
 def to_minor(amount: Decimal | str | int, currency: str) -> int:
-    """``amount`` (major units, e.g. Decimal("60.00")) in minor units, rounded half up."""
+    """``amount`` (major units, e.g. Decimal("60.00")) in minor units, rounded half to even."""
     value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
     if not value.is_finite():
         raise ValueError(f"{amount!r} is not an amount")
@@ -38,13 +41,13 @@ def to_major(minor: int, currency: str) -> Decimal:
 
 
 def percent_of(minor: int, percent: Decimal | int | str) -> int:
-    """``percent`` % of ``minor`` units, rounded half up to a whole minor unit."""
+    """``percent`` % of ``minor`` units, rounded half to even to a whole minor unit."""
     value = Decimal(minor) * Decimal(str(percent)) / Decimal(100)
     return int(value.quantize(Decimal(1), rounding=ROUNDING))
 
 
 def proportion_of(minor: int, part: int, whole: int) -> int:
-    """``minor * part / whole`` rounded half up (e.g. the fee's share of a partial refund)."""
+    """``minor * part / whole`` rounded half to even (e.g. the fee part of a partial refund)."""
     if whole <= 0:
         raise ValueError("whole must be positive")
     value = Decimal(minor) * Decimal(part) / Decimal(whole)

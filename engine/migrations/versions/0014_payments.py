@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.CheckConstraint("pricing_rule IN ('fixed','specialist_defined','first_session','sponsored','member_price','package','subscription','package_purchase','subscription_purchase')", name=op.f('ck_payments_payment_pricing_rule')),
     sa.CheckConstraint("provider IN ('manual','stripe','none')", name=op.f('ck_payments_payment_provider')),
     sa.CheckConstraint("purpose IN ('appointment','package','subscription')", name=op.f('ck_payments_payment_purpose')),
-    sa.CheckConstraint("status IN ('pending','held','paid','refunded','partially_refunded','disputed','failed','expired')", name=op.f('ck_payments_payment_status')),
+    sa.CheckConstraint("status IN ('pending','held','paid','refunded','partially_refunded','disputed','failed','expired','cancelled')", name=op.f('ck_payments_payment_status')),
     sa.CheckConstraint('amount_minor >= 0 AND list_price_minor >= 0', name=op.f('ck_payments_payment_amounts')),
     sa.CheckConstraint('length(currency) = 3', name=op.f('ck_payments_payment_currency')),
     sa.CheckConstraint('platform_fee_minor >= 0 AND platform_fee_minor <= amount_minor', name=op.f('ck_payments_payment_fee')),
