@@ -5,20 +5,29 @@ every StripeClient."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
+from engine import clock
 from engine.config import BrandConfig
 from engine.config.models import Payments
 from engine.identity.models import User
 from engine.platform import Platform
+from modules.booking.models import Appointment, AppointmentType
+from modules.payments.models import Payment
 from modules.payments.models_stripe import StripeAccount
 from modules.payments.stripe_client import use_http_client
-from tests.modules.payments.stripe_recorder import RecordingHTTPClient
+from tests.modules.payments.stripe_recorder import RecordingHTTPClient, fixture
 
 SECRET_KEY = "sk_test_daraport_recorded"
 WEBHOOK_SECRET = "whsec_daraport_test_secret"
@@ -70,3 +79,80 @@ def connected(db: Session) -> Callable[..., StripeAccount]:
         return row
 
     return make
+
+
+# --- signed events and a held payment, for webhook tests ----------------------------------------
+
+
+def sign(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
+    """A Stripe-Signature header for ``payload`` (Stripe's scheme: HMAC-SHA256 of "t.body")."""
+    t = int(clock.now().timestamp()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def event(type_: str, obj: dict[str, Any], *, account: str | None = None,
+          created: int | None = None, event_id: str | None = None) -> bytes:
+    """Stripe's example event, carrying ``obj`` as ``data.object``, as the raw body."""
+    body = fixture("event", id=event_id or f"evt_{uuid.uuid4().hex[:16]}", type=type_,
+                   created=created if created is not None else int(clock.now().timestamp()),
+                   account=account, data={"object": obj})
+    if account is None:
+        body.pop("account", None)
+    return json.dumps(body).encode()
+
+
+@dataclass
+class Held:
+    payment: Payment
+    appointment: Appointment
+    specialist: User
+    patient: User
+
+
+@pytest.fixture
+def held_payment(db: Session, create_user: Callable[..., User]) -> Callable[..., Held]:
+    """Factory: a confirmed appointment on ``brand`` whose payment is held for online payment
+    (what booking and pricing leave behind for a Stripe brand)."""
+
+    def make(brand: str = "wellness-corp", amount: int = 9500, fee: int = 1900) -> Held:
+        specialist = create_user(role="specialist", brand=brand, name="Dr Vega")
+        patient = create_user(role="patient", brand=brand)
+        kind = AppointmentType(brand_id=brand, specialist_id=specialist.id, name="Session",
+                               duration_minutes=50, modality="video", price_minor=amount,
+                               currency="EUR")
+        db.add(kind)
+        db.flush()
+        start = clock.now() + timedelta(days=3)
+        end = start + timedelta(minutes=50)
+        appointment = Appointment(
+            brand_id=brand, specialist_id=specialist.id, patient_id=patient.id,
+            appointment_type_id=kind.id, booked_by_id=patient.id, modality="video",
+            start_at=start, end_at=end, blocked_start_at=start, blocked_end_at=end,
+            status="confirmed", price_minor=amount, currency="EUR")
+        db.add(appointment)
+        db.flush()
+        payment = Payment(
+            brand_id=brand, purpose="appointment", appointment_id=appointment.id,
+            patient_id=patient.id, specialist_id=specialist.id, amount_minor=amount,
+            list_price_minor=amount, platform_fee_minor=fee, currency="EUR", status="held",
+            pricing_rule="fixed", provider="stripe", provider_mode="platform",
+            idempotency_key=f"{brand}:appointment:{appointment.id}",
+            checkout_session_id=f"cs_test_{appointment.id}",
+            hold_expires_at=clock.now() + timedelta(minutes=30))
+        db.add(payment)
+        db.flush()
+        return Held(payment, appointment, specialist, patient)
+
+    return make
+
+
+def paid_session(held: Held, **changes: Any) -> dict[str, Any]:
+    """Stripe's example Checkout Session, completed and paid for ``held``'s payment."""
+    p = held.payment
+    fields: dict[str, Any] = dict(
+        id=p.checkout_session_id, mode="payment", status="complete", payment_status="paid",
+        amount_total=p.amount_minor, currency=p.currency.lower(),
+        payment_intent=f"pi_for_{p.id}", client_reference_id=str(p.id),
+        metadata={"payment_id": str(p.id), "brand": p.brand_id})
+    return fixture("checkout.session", **{**fields, **changes})
