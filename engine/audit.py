@@ -200,6 +200,9 @@ def record(session: Session, *, action: str, brand_id: str | None, actor: Any = 
     if not action or len(action) > 80:
         raise ValueError("audit action must be 1 to 80 characters")
     details_json = check_details(details)
+    if has_request_context():  # a service called from a view: the request's address and id
+        ip = ip or request.remote_addr
+        request_id = request_id or g.get("request_id")
     chain = chain_of(brand_id)
     at = (occurred_at or clock.now()).astimezone(UTC)
     head = _lock_head(session, chain)
@@ -255,6 +258,24 @@ def record_request(action: str, **fields: Any) -> None:
         raise ValueError(f"audit outcome must be one of {', '.join(OUTCOMES)}")
     check_details(fields.get("details"))  # fail at the call, not at the boundary
     g.setdefault("audit_queue", []).append({"action": action, **fields})
+
+
+def record_signin_failure(code: str, email: str) -> None:
+    """A refused sign-in of this request: never the password, and the account only as its
+    throttle key (a hash of realm and email), so the log names no address that has no account.
+    ``too_many_attempts`` is a lockout (outcome "denied"), anything else a failure."""
+    from flask import current_app
+
+    from engine.identity import throttle
+    from engine.identity.models import PLATFORM_REALM, brand_realm
+
+    ctx = current_app.extensions.get("daraport")
+    realm = brand_realm(ctx.slug) if ctx is not None else PLATFORM_REALM
+    lockout = code == "too_many_attempts"
+    record_request("auth.lockout" if lockout else "auth.signin",
+                   outcome="denied" if lockout else "failure", actor=None,
+                   target_type="account", target_id=throttle.account_key(realm, email),
+                   details={"reason": code})
 
 
 def flush_queue(session: Session, *, survivors_only: bool = False) -> int:

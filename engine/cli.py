@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from engine.cli_keys import keys
+from engine.cli_audit import audit
 from engine.cli_users import users
 from engine.config import BrandConfigError, ConfigError, load_brand_set
 from engine.config.editor import EditRefused, find_brand_file, set_module_enabled
@@ -167,6 +168,18 @@ def _toggle(brand: str, module: str, enabled: bool) -> None:
         sys.exit(1)
     word = "enabled" if enabled else "disabled"
     if changed:
+        from engine import audit
+        from engine.db import brand_session
+        from engine.runtime import current
+
+        try:
+            with brand_session(current().sessions, None) as session:
+                audit.record(session, action="config.module_toggle", brand_id=brand,
+                             details={"module": module, "enabled": enabled, "via": "cli"})
+                session.commit()
+        except Exception as exc:  # the file is written; say the log missed it, loudly
+            click.echo(f"warning: the change is saved but not in the audit log: {exc}", err=True)
+    if changed:
         click.echo(f"{module} {word} on {brand} ({display_path(path, brands_dir)})")
     else:
         click.echo(f"{module} was already {word} on {brand}; nothing written")
@@ -287,6 +300,7 @@ def db_revision(message: str) -> None:
 
 
 main.add_command(users)
+main.add_command(audit)
 main.add_command(keys)
 main.add_command(privacy_cli)
 

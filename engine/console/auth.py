@@ -51,6 +51,10 @@ def operator_required(view: F) -> F:
                 abort(401)
             return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
         if getattr(current_user, "role", None) != "operator":
+            from engine import audit
+
+            audit.record_request("access.denied", outcome="denied",
+                                 details={"endpoint": request.endpoint})
             abort(403)
         return view(*args, **kwargs)
 
@@ -93,6 +97,9 @@ def signin() -> Any:
             user = services.sign_in_operator(console_db(), form.email.data or "",
                                              form.password.data or "", request.remote_addr)
         except UserError as exc:
+            from engine import audit
+
+            audit.record_signin_failure(exc.code, form.email.data or "")
             form.password.errors.append(exc.message)
             return render_template("console/signin.html", form=form), exc.status
         start_session(user)  # the brands' rule: a fresh session, no fixation

@@ -106,6 +106,11 @@ def toggle_module(slug: str, module: str) -> Any:
                                             form.revision.data or "")
     except EditRefused as exc:
         return _brands_page(refusal=str(exc), refused_brand=slug, status=409)
+    if changed:
+        from engine import audit
+
+        audit.record_request("config.module_toggle", brand_id=slug,
+                             details={"module": module, "enabled": enabled})
     if not changed:
         flash(_("%(module)s was already %(state)s on %(brand)s; nothing was written.",
                 module=module, brand=slug, state=_("on") if enabled else _("off")), "info")

@@ -169,6 +169,9 @@ def start_session(user: User) -> None:
     if locale and not user.locale:
         user.locale = locale
     login_user(user)
+    from engine import audit
+
+    audit.record_request("auth.signin", actor=user, target_type="user", target_id=user.id)
 
 
 def _mail(user: User, template: str, **context: Any) -> None:
@@ -217,6 +220,9 @@ def signin() -> Any:
                                     form.password.data or "", ip=request.remote_addr)
         except UserError as exc:
             # The same message for an unknown email and a wrong password.
+            from engine import audit
+
+            audit.record_signin_failure(exc.code, form.email.data or "")
             form.password.errors.append(exc.message)
             status = exc.status
         else:
@@ -234,6 +240,10 @@ def signout() -> Any:
 
 def end_session() -> None:
     """Sign out and drop everything the session held (brands and the console alike)."""
+    if current_user.is_authenticated:
+        from engine import audit
+
+        audit.record_request("auth.signout")
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -271,6 +281,10 @@ def reset(token: str) -> Any:
             form.password.errors.append(exc.message)
         else:
             start_session(user)
+            from engine import audit
+
+            audit.record_request("auth.password_reset", actor=user, target_type="user",
+                                 target_id=user.id)
             flash(_("Your password is changed."), "success")
             return redirect(home_for(user))
     return render_template("account/reset.html", form=form), 200 if not form.errors else 400
@@ -325,8 +339,15 @@ def settings() -> Any:
             services.change_password(db(), user, pw_form.current_password.data or "",
                                      pw_form.password.data or "")
         except UserError as exc:
+            from engine import audit
+
+            audit.record_request("auth.password_change", outcome="failure", target_type="user",
+                                 target_id=user.id, details={"reason": exc.code})
             getattr(pw_form, exc.field or "password").errors.append(exc.message)
         else:
+            from engine import audit
+
+            audit.record_request("auth.password_change", target_type="user", target_id=user.id)
             login_user(user)  # re-issue this session under the new epoch
             flash(_("Your password is changed; other devices are signed out."), "success")
             return redirect(url_for("account.settings"))

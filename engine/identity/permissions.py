@@ -67,6 +67,11 @@ def requires(permission: str) -> Callable[[F], F]:
                     abort(401)
                 return redirect(url_for("account.signin", next=request.full_path.rstrip("?")))
             if not has_permission(current_user, permission):
+                from engine import audit
+
+                audit.record_request("access.denied", outcome="denied",
+                                     details={"permission": permission,
+                                              "endpoint": request.endpoint})
                 abort(403)
             return view(*args, **kwargs)
 

@@ -127,6 +127,10 @@ def create_user(session: Session, brand: BrandConfig | None, *, role: str, email
     session.flush()
     if role == "specialist" and brand is not None:
         add_membership(session, brand, user)
+    from engine import audit
+
+    audit.record(session, action="user.create", brand_id=brand.slug if brand else None,
+                 target_type="user", target_id=user.id, details={"role": role})
     return user
 
 
