@@ -59,7 +59,7 @@ def status_of(account: dict[str, Any]) -> str:
 def apply_account(row: StripeAccount, account: dict[str, Any], as_of: int) -> bool:
     """Take ``account``'s state into ``row`` unless ``row`` already holds a newer one (``as_of``
     is the Stripe ``created`` of the event, or the time of a re-fetch). True if applied."""
-    if as_of < row.status_as_of:
+    if as_of < (row.status_as_of or 0):
         return False
     due = (account.get("requirements") or {}).get("currently_due") or []
     row.status = status_of(account)
@@ -100,7 +100,8 @@ def ensure_account(session: Session, actor: User, brand: BrandConfig, *,
         log.warning("stripe account create failed for %s: %s", actor.id, exc)
         raise UserError(str(_l("Stripe could not start your set-up. Please try again in a "
                                "moment.")), code="stripe_error", status=502) from exc
-    row = StripeAccount(brand_id=brand.slug, specialist_id=actor.id, account_id=created.id)
+    row = StripeAccount(brand_id=brand.slug, specialist_id=actor.id, account_id=created.id,
+                        status_as_of=0, merchant_of_record=False)
     apply_account(row, created.to_dict(), 0)
     try:
         with session.begin_nested():

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from engine import audit
 from engine.identity.models import User
 from engine.identity.permissions import requires
 from engine.web import current_brand, db
@@ -52,7 +53,10 @@ def status() -> Any:
 @bp.post("/onboard")
 @requires(PERMISSION)
 def onboard() -> Any:
+    account = connect.ensure_account(db(), _actor(), current_brand.config)
     url = connect.onboarding_link(db(), _actor(), current_brand.config, **_links())
+    audit.record_request("payments.stripe.onboarding", target_type="stripe_account",
+                         target_id=account.account_id)
     return redirect(url, code=303)
 
 
@@ -84,6 +88,9 @@ def merchant() -> Any:
     if choice not in ("yes", "no"):
         flash(_("Choose whether you charge patients in your own name."), "error")
         return redirect(url_for(".status"), code=303)
-    connect.set_merchant_of_record(db(), _actor(), current_brand.config, choice == "yes")
+    account = connect.set_merchant_of_record(db(), _actor(), current_brand.config,
+                                             choice == "yes")
+    audit.record_request("payments.stripe.merchant_of_record", target_type="stripe_account",
+                         target_id=account.account_id, details={"merchant": choice == "yes"})
     flash(_("Your choice is saved."), "success")
     return redirect(url_for(".status"), code=303)

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import audit, clock
 from engine.config import BrandConfig
 from engine.identity.permissions import public
 from engine.web import current_brand, db, problem
@@ -177,6 +177,9 @@ def receive() -> Any:
         outcome = process(db(), brand, payload, request.headers.get("Stripe-Signature"))
     except BadWebhook as exc:
         log.warning("stripe webhook refused on %s: %s", brand.slug, exc.message)
+        # a forged or replayed delivery is a security event (written despite the rollback)
+        audit.record_request("payments.stripe.webhook", outcome="denied", actor=None,
+                             details={"code": exc.code})
         return {"error": exc.code, "message": exc.message}, 400
     except StripeNotConfigured as exc:
         log.error("stripe webhook on %s: %s", brand.slug, exc)
