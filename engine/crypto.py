@@ -390,6 +390,7 @@ class _EncryptedType(TypeDecorator[str]):
 
     def __init__(self, name: str, seal_column: str = "seal") -> None:
         super().__init__()
+        self.name, self.seal_column = name, seal_column  # (the type's cache key)
         table, _, column = name.partition(".")
         if not table or not column:
             raise ValueError(f"encrypted column name {name!r} must be 'table.column'")
@@ -409,14 +410,17 @@ class _EncryptedType(TypeDecorator[str]):
 
 class EncryptedText(_EncryptedType):
     kind = "text"
+    cache_ok = True
 
 
 class EncryptedJSON(_EncryptedType):
     kind = "json"
+    cache_ok = True
 
 
 class EncryptedBytes(_EncryptedType):
     kind = "bytes"
+    cache_ok = True
 
 
 def new_seal() -> str:

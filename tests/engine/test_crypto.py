@@ -29,12 +29,14 @@ from modules.booking import services as booking
 from modules.booking.models_intake import IntakeAnswers
 from modules.booking.schemas import WeeklyRangeInput
 from tests.conftest import PASSWORD, _test_database, unique_email
-from tests.modules.booking.conftest import FIRST_VISIT, with_booking
+from tests.modules.booking.conftest import FIRST_VISIT, variant, with_booking
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # Sunday
 MONDAY_9_MADRID = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 ANSWER = "night terrors since the accident qx81"  # text no other column holds by chance
 NEEDS = "help with bipolar medication review zr52"
+# in person: a video visit would need the telehealth consent first, beside the point here
+IN_PERSON = variant(FIRST_VISIT, modality="in_person", location="Calle Mayor 1, Madrid")
 
 
 @dataclass
@@ -55,7 +57,7 @@ def add_health_data(session: Session, acme: BrandConfig, answer: str = ANSWER,
     calendar.set_calendar_zone(session, specialist, acme, "Europe/Madrid")
     calendar.set_weekly_rules(session, specialist, acme,
                               [WeeklyRangeInput(weekday=0, start_minute=540, end_minute=1020)])
-    kind = calendar.save_appointment_type(session, specialist, acme, FIRST_VISIT)
+    kind = calendar.save_appointment_type(session, specialist, acme, IN_PERSON)
     session.flush()
     with clock.freeze(NOW):
         appointment = booking.book(session, patient, acme, specialist.id, kind.id,
