@@ -227,11 +227,10 @@ def record_refund(session: Session, brand: BrandConfig, payment: Payment, amount
                   reference: str, *, kind: str = "refund") -> bool:
     """Money of ``payment`` went back to the payer (``kind`` refund, or dispute: a chargeback).
     Idempotent by ``reference``: returns False when that movement is already in the ledger."""
+    if ledger.transaction_posted(session, f"{kind}:{reference}"):
+        return False
     if amount_minor <= 0 or amount_minor > payment.amount_minor - payment.refunded_minor:
         raise ValueError(f"cannot give back {amount_minor} of payment {payment.id}")
-    key = f"{kind}:{reference}"
-    if ledger.transaction_posted(session, key):
-        return False
     ledger.post_reversal(session, payment, amount_minor, kind=kind, reference=reference)
     payment.refunded_minor += amount_minor
     if kind == "dispute":

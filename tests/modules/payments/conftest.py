@@ -62,7 +62,7 @@ def october() -> Iterator[None]:
 
 
 @pytest.fixture
-def acme(brands: dict[str, BrandConfig]) -> BrandConfig:
+def acme(brands: dict[str, BrandConfig]) -> BrandConfig:  # noqa: F811
     return configured(brands["acme-clinic"])
 
 
@@ -72,7 +72,7 @@ def book(db: Session) -> Callable[..., Appointment]:
 
     consented: set[tuple[int, str]] = set()
 
-    def make(brand: BrandConfig, patient: User, practice: Practice,
+    def make(brand: BrandConfig, patient: User, practice: Practice,  # noqa: F811
              start: datetime) -> Appointment:
         if (patient.id, brand.slug) not in consented:
             for action in ("booking", "video"):
