@@ -133,6 +133,8 @@ def seed_people(session: Session, brands: Mapping[str, BrandConfig],
             first = brands[p.brands[0]] if p.brands else None
             user = identity.create_user(session, first, role=p.role, email=p.email, name=p.name,
                                         password=password, organization=p.organization)
+            if p.role == "patient" and first is not None:  # as if they signed up and accepted
+                _give_consents(session, first, user)
             created.append(p)
         else:
             existing.append(p)
@@ -144,6 +146,16 @@ def seed_people(session: Session, brands: Mapping[str, BrandConfig],
     session.flush()
     skipped = sorted({b for p in people for b in p.brands} - set(brands))
     return SeedResult(created, existing, skipped), users
+
+
+def _give_consents(session: Session, brand: BrandConfig, user: User) -> None:
+    """A demo patient has given every current consent document of their brand."""
+    from engine.privacy import consent
+    from engine.runtime import current
+
+    for doc in consent.current_documents(brand):
+        consent.record(session, user, brand, doc.key, granted=True, method="signup",
+                       brands_dir=current().settings.brands_dir)
 
 
 def _in_dependency_order(modules: Sequence[Module]) -> list[Module]:

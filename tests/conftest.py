@@ -29,6 +29,7 @@ from engine.identity.models import User
 from engine.migrate import upgrade
 from engine.notify import Email
 from engine.platform import Platform
+from engine.privacy import consent as privacy_consent
 from engine.runtime import Runtime, set_current
 from engine.settings import ROOT, PlatformSettings
 
@@ -170,14 +171,23 @@ def client(client_for: Callable[[str], BrandClient]) -> BrandClient:
 
 @pytest.fixture
 def create_user(platform: Platform, db: Any) -> Callable[..., User]:
-    """Factory: ``create_user(role="patient", brand="acme-clinic", email=None, ...)``."""
+    """Factory: ``create_user(role="patient", brand="acme-clinic", email=None, ...)``.
+
+    A patient has given every current consent document of the brand, as one who signed up and
+    accepted them would (``consents=False``: none, for tests of consent itself).
+    """
 
     def make(role: str = "patient", brand: str | None = "acme-clinic", email: str | None = None,
-             name: str = "Test Person", password: str = PASSWORD, **kw: Any) -> User:
+             name: str = "Test Person", password: str = PASSWORD, consents: bool = True,
+             **kw: Any) -> User:
         cfg = platform.brands[brand].loaded.config if brand else None
         email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
         user = identity.create_user(db, cfg, role=role, email=email, name=name,
                                     password=password, **kw)
+        if consents and cfg is not None and role == "patient":
+            for doc in privacy_consent.current_documents(cfg):
+                privacy_consent.record(db, user, cfg, doc.key, granted=True, method="signup",
+                                       brands_dir=platform.runtime.settings.brands_dir)
         db.flush()
         return user
 

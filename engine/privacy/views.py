@@ -4,6 +4,7 @@ a new version or was withdrawn. Views are thin: the rules live in the services b
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,9 @@ def reauth_download(export_id: int) -> Any:
 def download(export_id: int, token: str) -> Any:
     row, path = export.open_download(db(), _user(), current_brand.config, export_id, token,
                                      current_brand.runtime.settings.data_dir)
-    resp = send_file(path, mimetype="application/zip", as_attachment=True,
+    # read whole (exports are small JSON and attachments): no file handle outlives the request
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype="application/zip",
+                     as_attachment=True,
                      download_name=f"{current_brand.slug}-data-{row.id}.zip", max_age=0)
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

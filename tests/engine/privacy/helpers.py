@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from sqlalchemy import JSON, MetaData, String, Text, select
@@ -28,11 +29,14 @@ def text_hits(session: Session, needles: list[str]) -> list[tuple[str, str]]:
 
 
 def file_hits(folder: Path, needles: list[str]) -> list[Path]:
-    """Files under ``folder`` whose bytes contain one of ``needles`` (UTF-8)."""
+    """Files under ``folder`` (and members of ZIPs) whose bytes contain one of ``needles`` (UTF-8)."""
     found = []
     for path in folder.rglob("*"):
         if path.is_file():
-            data = path.read_bytes().lower()
-            if any(n.lower().encode() in data for n in needles):
+            data = path.read_bytes()
+            if zipfile.is_zipfile(path):  # compressed: look inside every member
+                with zipfile.ZipFile(path) as archive:
+                    data += b"".join(archive.read(n) for n in archive.namelist())
+            if any(n.lower().encode() in data.lower() for n in needles):
                 found.append(path)
     return found

@@ -51,7 +51,7 @@ def test_signup_form_shows_requires_and_records_the_privacy_consent(client_for, 
 def test_video_booking_needs_telehealth_consent_and_withdrawal_applies_at_once(
         db: Session, acme: BrandConfig, practice: Practice, create_user: Callable[..., User],
         settings) -> None:
-    patient = create_user(brand="acme-clinic")
+    patient = create_user(brand="acme-clinic", consents=False)
     start = next_weekday_at(9)
     with pytest.raises(UserError) as refused:
         booking.book(db, patient, acme, practice.specialist.id, practice.video.id, start)
@@ -71,7 +71,7 @@ def test_video_booking_needs_telehealth_consent_and_withdrawal_applies_at_once(
 
 def test_withdraw_is_one_click_on_the_privacy_page_and_history_is_kept(
         client, db, create_user, signin, acme, settings) -> None:
-    patient = create_user(brand="acme-clinic")
+    patient = create_user(brand="acme-clinic", consents=False)
     signin(client, patient.email)
     granted = client.submit("/account/privacy/consent/telehealth/grant",
                             form_page="/account/privacy/")
@@ -93,7 +93,7 @@ def test_withdraw_is_one_click_on_the_privacy_page_and_history_is_kept(
 def test_a_new_version_of_a_required_document_asks_again_before_the_next_page(
         client_for, db, create_user, signin, wellness, settings) -> None:
     client = client_for("wellness-corp")
-    patient = create_user(brand="wellness-corp")
+    patient = create_user(brand="wellness-corp", consents=False)
     # accepted version 1; the brand now publishes version 2
     db.add(ConsentRecord(brand_id="wellness-corp", user_id=patient.id, document_key="privacy",
                          version=1, granted=True, method="signup"))
@@ -116,7 +116,7 @@ def test_a_new_version_of_a_required_document_asks_again_before_the_next_page(
 def test_withdrawing_the_signup_consent_stops_the_portal_until_given_again(
         client_for, db, create_user, signin) -> None:
     client = client_for("wellness-corp")
-    patient = create_user(brand="wellness-corp")
+    patient = create_user(brand="wellness-corp", consents=False)
     signin(client, patient.email)
     client.submit("/account/privacy/consent/privacy/grant", form_page="/account/privacy/")
     assert client.get("/me").status_code == 200
