@@ -191,6 +191,7 @@ _lock = threading.Lock()
 _override: Keyring | None = None
 _cached: tuple[str, float, Keyring] | None = None  # (path, mtime, ring)
 _checked_at = 0.0
+_checked_source: tuple[str | None, Path | None] = (None, None)
 _data_dir: Path | None = None
 
 
@@ -231,7 +232,7 @@ def write_key_file(path: Path, ring: Keyring) -> None:
 
 def keyring() -> Keyring:
     """The keyring of this process (see the module docstring for where it comes from)."""
-    global _cached, _checked_at
+    global _cached, _checked_at, _checked_source
     if _override is not None:
         return _override
     if env := os.environ.get("DARAPORT_KEYRING"):
@@ -239,11 +240,13 @@ def keyring() -> Keyring:
             _cached = ("env:" + env, 0.0, Keyring.from_json(env, "DARAPORT_KEYRING"))
         return _cached[2]
     now = time.monotonic()
-    path = key_file_path()
-    if _cached is not None and _cached[0] == str(path) and now - _checked_at < 1.0:
-        return _cached[2]
+    source = (os.environ.get("DARAPORT_KEY_FILE"), _data_dir)
+    if (_cached is not None and _checked_source == source and now - _checked_at < 1.0
+            and not _cached[0].startswith("env:")):
+        return _cached[2]  # the key file is looked at (stat) at most once a second
     with _lock:
-        _checked_at = now
+        path = key_file_path()
+        _checked_at, _checked_source = now, (os.environ.get("DARAPORT_KEY_FILE"), _data_dir)
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
