@@ -138,6 +138,9 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
     privacy_views.init_app(app)
     portals.register(app, ctx, has_partners=any(mt.portal == "partners"
                                                 for m in enabled for mt in m.mounts))
+    from engine import audit_views
+
+    audit_views.register(app, ctx)
     for m in enabled:
         for mount in m.mounts:
             app.register_blueprint(mount.blueprint,

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,14 @@ def record(session: Session, *, action: str, brand_id: str | None, actor: Any = 
 # --- request side -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ActorRef:
+    """Who acted, as the log keeps it (a queued event outlives the request's User object)."""
+
+    id: int
+    role: str
+
+
 def request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
@@ -251,6 +260,8 @@ def record_request(action: str, **fields: Any) -> None:
         fields["brand_id"] = ctx.slug if ctx is not None else None
     if "actor" not in fields:
         fields["actor"] = _current_actor()
+    if fields["actor"] is not None:  # read now: a rollback expires the user before the boundary
+        fields["actor"] = ActorRef(fields["actor"].id, fields["actor"].role)
     fields.setdefault("ip", request.remote_addr)
     fields.setdefault("request_id", request_id())
     fields.setdefault("occurred_at", clock.now())

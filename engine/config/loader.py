@@ -217,6 +217,8 @@ CORE_PERMISSIONS = frozenset({
     "core.portal.org",
     "core.portal.partners",
     "core.org.roster.view",
+    "core.audit.own",
+    "core.audit.org",
 })
 
 

@@ -70,6 +70,9 @@ def build_console_app(platform: Platform) -> Flask:
     CSRFProtect(app)
     auth.init_app(app)
     app.register_blueprint(views.bp)
+    from engine.console import audit_views
+
+    app.register_blueprint(audit_views.bp)
     for m in console_modules:
         app.register_blueprint(m.console, url_prefix=f"/m/{m.name}")  # type: ignore[arg-type]
 

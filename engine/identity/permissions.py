@@ -22,9 +22,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "_daraport_access"
 
 CORE_ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "patient": frozenset({"core.portal.patient", "core.account.manage"}),
+    "patient": frozenset({"core.portal.patient", "core.account.manage", "core.audit.own"}),
     "specialist": frozenset({"core.portal.specialist", "core.account.manage"}),
-    "org_admin": frozenset({"core.portal.org", "core.org.roster.view", "core.account.manage"}),
+    "org_admin": frozenset({"core.portal.org", "core.org.roster.view", "core.account.manage",
+                            "core.audit.org"}),
     # brand staff who allocate specialists for assisted requests; their pages are modules'
     "coordinator": frozenset({"core.portal.org", "core.account.manage"}),
     "affiliate": frozenset({"core.portal.partners", "core.account.manage"}),

@@ -39,9 +39,15 @@ def intake_answers(appointment: Appointment) -> tuple[AnsweredQuestion, ...] | N
     if not current_user.is_authenticated:
         return None
     try:
-        return intake.answers_for(db(), current_user, current_brand.config, appointment)
+        answers = intake.answers_for(db(), current_user, current_brand.config, appointment)
     except UserError:
         return None
+    if answers and current_user.id != appointment.patient_id:
+        from engine import audit
+
+        audit.record_request("intake.view", target_type="appointment", target_id=appointment.id,
+                             patient_id=appointment.patient_id)
+    return answers
 
 
 @bp.app_template_global("intake_pending")

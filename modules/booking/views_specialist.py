@@ -424,6 +424,10 @@ def retire_type(type_id: int) -> Any:
 def _appointment_page(appointment_id: int, status: int = 200,
                       error: str | None = None) -> tuple[str, int]:
     detail = attendance.appointment_detail(db(), _actor(), current_brand.config, appointment_id)
+    from engine import audit
+
+    audit.record_request("appointment.view", target_type="appointment", target_id=appointment_id,
+                         patient_id=detail.appointment.patient_id)
     return _render("appointment.html", status, detail=detail, appointment=detail.appointment,
                    error=error)
 
