@@ -14,7 +14,6 @@ import click
 
 from engine.cli_audit import audit
 from engine.cli_keys import keys
-from engine.cli_audit import audit
 from engine.cli_users import users
 from engine.config import BrandConfigError, ConfigError, load_brand_set
 from engine.config.editor import EditRefused, find_brand_file, set_module_enabled

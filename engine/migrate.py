@@ -41,7 +41,6 @@ def all_metadata():  # type: ignore[no-untyped-def]
     """The metadata of the engine's and every installed module's models."""
     import engine.audit_models  # noqa: F401
     import engine.crypto_keys  # noqa: F401
-    import engine.audit_models  # noqa: F401
     import engine.identity.models  # noqa: F401
     import engine.notify  # noqa: F401
     import engine.privacy.models  # noqa: F401
