@@ -5,7 +5,7 @@
    of 300 s; a bad signature, a stale timestamp or malformed JSON is refused with 400.
 2. An event about another brand's connected account or another brand's payment is ignored
    (200, nothing written): each brand's endpoint sees only its own money.
-3. The event id is inserted (unique) in the same transaction as the event's effect; a
+3. The event id is inserted (unique) first, in the same transaction as the event's effect; a
    redelivered event finds it taken and changes nothing. Two deliveries racing each other meet
    on the unique index and the second one rolls back.
 4. Handlers are order-independent (:mod:`modules.payments.stripe_events`): they read absolute
@@ -140,19 +140,19 @@ def process(session: Session, brand: BrandConfig, payload: bytes, signature: str
     record = StripeEvent(brand_id=brand.slug, event_id=event.id, type=event.type,
                          account_id=event.account, object_id=_object_id(event),
                          outcome="processed", event_created_at=event.created_at)
+    session.add(record)
     try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()  # takes the unique event id now: a racing twin waits, then fails
-            result = stripe_events.HANDLERS[event.type](session, brand, event, client)
-            if result:
-                record.outcome = "ignored"
-                log.info("stripe event %s ignored: %s", event.id, result)
+        # takes the unique event id first: a twin delivery racing this one waits on the index
+        # until this transaction ends, then fails here and changes nothing
+        session.flush()
     except IntegrityError:
-        if session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == event.id)
-                          .execution_options(all_brands=True)) is not None:
-            return Outcome("duplicate")
-        raise
+        session.rollback()  # the event row is the first write of the unit of work
+        return Outcome("duplicate")
+    # an exception from here on rolls back the event row with the effect: Stripe redelivers
+    result = stripe_events.HANDLERS[event.type](session, brand, event, client)
+    if result:
+        record.outcome = "ignored"
+        log.info("stripe event %s ignored: %s", event.id, result)
     return Outcome("processed" if record.outcome == "processed" else "ignored", result or "")
 
 

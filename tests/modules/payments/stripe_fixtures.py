@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.config import BrandConfig
 from engine.config.models import Payments
+from engine.identity import services as identity
 from engine.identity.models import User
 from engine.platform import Platform
 from modules.booking.models import Appointment, AppointmentType
 from modules.payments.models import Payment
 from modules.payments.models_stripe import StripeAccount
 from modules.payments.stripe_client import use_http_client
+from tests.conftest import PASSWORD
 from tests.modules.payments.stripe_recorder import RecordingHTTPClient, fixture
 
 SECRET_KEY = "sk_test_daraport_recorded"
@@ -110,39 +112,51 @@ class Held:
     patient: User
 
 
-@pytest.fixture
-def held_payment(db: Session, create_user: Callable[..., User]) -> Callable[..., Held]:
-    """Factory: a confirmed appointment on ``brand`` whose payment is held for online payment
+def seed_held(session: Session, config: BrandConfig, amount: int = 9500,
+              fee: int = 1900) -> Held:
+    """A confirmed appointment on ``config``'s brand whose payment is held for online payment
     (what booking and pricing leave behind for a Stripe brand)."""
+    brand = config.slug
+    specialist = identity.create_user(session, config, role="specialist", name="Dr Vega",
+                                      email=f"spec-{uuid.uuid4().hex[:8]}@example.com",
+                                      password=PASSWORD)
+    patient = identity.create_user(session, config, role="patient", name="Pat",
+                                   email=f"pat-{uuid.uuid4().hex[:8]}@example.com",
+                                   password=PASSWORD)
+    session.flush()
+    kind = AppointmentType(brand_id=brand, specialist_id=specialist.id, name="Session",
+                           duration_minutes=50, modality="video", price_minor=amount,
+                           currency="EUR")
+    session.add(kind)
+    session.flush()
+    start = clock.now() + timedelta(days=3)
+    end = start + timedelta(minutes=50)
+    appointment = Appointment(
+        brand_id=brand, specialist_id=specialist.id, patient_id=patient.id,
+        appointment_type_id=kind.id, booked_by_id=patient.id, modality="video",
+        start_at=start, end_at=end, blocked_start_at=start, blocked_end_at=end,
+        status="confirmed", price_minor=amount, currency="EUR")
+    session.add(appointment)
+    session.flush()
+    payment = Payment(
+        brand_id=brand, purpose="appointment", appointment_id=appointment.id,
+        patient_id=patient.id, specialist_id=specialist.id, amount_minor=amount,
+        list_price_minor=amount, platform_fee_minor=fee, currency="EUR", status="held",
+        pricing_rule="fixed", provider="stripe", provider_mode="platform",
+        idempotency_key=f"{brand}:appointment:{appointment.id}",
+        checkout_session_id=f"cs_test_{appointment.id}",
+        hold_expires_at=clock.now() + timedelta(minutes=30))
+    session.add(payment)
+    session.flush()
+    return Held(payment, appointment, specialist, patient)
+
+
+@pytest.fixture
+def held_payment(db: Session, platform: Platform) -> Callable[..., Held]:
+    """Factory: ``held_payment(brand="wellness-corp", amount=9500, fee=1900)``."""
 
     def make(brand: str = "wellness-corp", amount: int = 9500, fee: int = 1900) -> Held:
-        specialist = create_user(role="specialist", brand=brand, name="Dr Vega")
-        patient = create_user(role="patient", brand=brand)
-        kind = AppointmentType(brand_id=brand, specialist_id=specialist.id, name="Session",
-                               duration_minutes=50, modality="video", price_minor=amount,
-                               currency="EUR")
-        db.add(kind)
-        db.flush()
-        start = clock.now() + timedelta(days=3)
-        end = start + timedelta(minutes=50)
-        appointment = Appointment(
-            brand_id=brand, specialist_id=specialist.id, patient_id=patient.id,
-            appointment_type_id=kind.id, booked_by_id=patient.id, modality="video",
-            start_at=start, end_at=end, blocked_start_at=start, blocked_end_at=end,
-            status="confirmed", price_minor=amount, currency="EUR")
-        db.add(appointment)
-        db.flush()
-        payment = Payment(
-            brand_id=brand, purpose="appointment", appointment_id=appointment.id,
-            patient_id=patient.id, specialist_id=specialist.id, amount_minor=amount,
-            list_price_minor=amount, platform_fee_minor=fee, currency="EUR", status="held",
-            pricing_rule="fixed", provider="stripe", provider_mode="platform",
-            idempotency_key=f"{brand}:appointment:{appointment.id}",
-            checkout_session_id=f"cs_test_{appointment.id}",
-            hold_expires_at=clock.now() + timedelta(minutes=30))
-        db.add(payment)
-        db.flush()
-        return Held(payment, appointment, specialist, patient)
+        return seed_held(db, platform.brands[brand].loaded.config, amount, fee)
 
     return make
 
