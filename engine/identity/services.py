@@ -305,14 +305,18 @@ def find_for_reset(session: Session, brand: BrandConfig, email: str) -> User | N
 
 
 def organization_roster(session: Session, actor: User, brand: BrandConfig) -> list[User]:
-    """Members of the actor's organization on ``brand``: accounts only, never health data."""
+    """Members of the actor's organization on ``brand``: accounts only, never health data, and
+    only members who consented to sharing with their employer where the brand asks for it."""
+    from engine.privacy.consent import consenting
+
     if actor.role != "org_admin" or not actor.organization:
         raise UserError(str(_l("Only organization administrators see the roster.")),
                         code="forbidden", status=403)
-    return list(session.scalars(select(User).where(
+    members = list(session.scalars(select(User).where(
         User.brand_id == brand.slug, User.role == "patient",
         User.organization == actor.organization,
     ).order_by(User.name)))
+    return consenting(session, brand, "employer_sharing", members)
 
 
 def brand_users(session: Session, actor: User | None, brand: BrandConfig) -> list[User]:

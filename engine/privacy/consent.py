@@ -163,6 +163,26 @@ def outdated(session: Session, user: User, brand: BrandConfig) -> list[ConsentDo
             and rec.version < d.version]
 
 
+def consenting(session: Session, brand: BrandConfig, action: str,
+               users: list[User]) -> list[User]:
+    """Those of ``users`` holding every consent ``action`` needs (e.g. ``employer_sharing``
+    before an organization sees a member), in one query; all of them when none is needed."""
+    needed = required_for(brand, action)
+    if not needed or not users:
+        return list(users)
+    rows = session.scalars(select(ConsentRecord).where(
+        ConsentRecord.brand_id == brand.slug,
+        ConsentRecord.user_id.in_([u.id for u in users]),
+        ConsentRecord.document_key.in_([d.key for d in needed]))
+        .order_by(ConsentRecord.id).execution_options(all_brands=True))
+    latest: dict[tuple[int, str], ConsentRecord] = {}
+    for row in rows:
+        latest[(row.user_id, row.document_key)] = row
+    return [u for u in users
+            if all((r := latest.get((u.id, d.key))) is not None and r.granted
+                   and r.version == d.version for d in needed)]
+
+
 def require(session: Session, user: User, brand: BrandConfig, action: str) -> None:
     """Raise :class:`ConsentRequired` (403, with the link to give consent) unless the user
     holds every consent ``action`` needs on ``brand``, in its current version."""

@@ -97,6 +97,7 @@ def fill_signup(page: Page, name: str, email: str, password: str) -> None:
     form.locator("input[name=name]").fill(name)
     form.locator("input[name=email]").fill(email)
     form.locator("input[name=password]").fill(password)
+    form.locator("input[name=consent-privacy]").check()  # the privacy policy, required
     form.locator("button[type=submit]").click()
 
 

@@ -51,7 +51,7 @@ def _without_tokens(html: str, *secrets: str) -> str:
 def test_sign_up_creates_a_signed_in_patient_and_mails_a_verification_link(client, db, outbox):
     email = unique_email("new")
     resp = client.submit("/account/signup", {"name": "Ana Pérez", "email": email,
-                                             "password": PASSWORD})
+                                             "password": PASSWORD, "consent-privacy": "yes"})
     assert resp.status_code == 302
     assert _location_path(resp) == "/me"
     user = _user(db, email)
@@ -66,7 +66,7 @@ def test_sign_up_creates_a_signed_in_patient_and_mails_a_verification_link(clien
 def test_sign_up_with_an_email_taken_on_this_brand_is_refused(client, db, create_user):
     user = create_user()
     resp = client.submit("/account/signup", {"name": "Copy", "email": user.email,
-                                             "password": PASSWORD})
+                                             "password": PASSWORD, "consent-privacy": "yes"})
     assert resp.status_code == 400
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(User)
@@ -75,7 +75,8 @@ def test_sign_up_with_an_email_taken_on_this_brand_is_refused(client, db, create
 
 def test_verification_link_confirms_the_email_once(client, db, outbox):
     email = unique_email("verify")
-    client.submit("/account/signup", {"name": "Vera", "email": email, "password": PASSWORD})
+    client.submit("/account/signup", {"name": "Vera", "email": email, "password": PASSWORD,
+                                      "consent-privacy": "yes"})
     link = path_of(link_in(outbox()[-1]))
     assert client.get(link).status_code == 302
     user = _user(db, email)

@@ -41,7 +41,7 @@ BAD_TOKENS = pytest.mark.parametrize("token", [None, "not-a-real-token"], ids=["
 def test_sign_up_without_a_valid_csrf_token_is_refused_and_saves_nothing(client, db, token):
     client.get("/account/signup")
     email = unique_email("csrf")
-    data = {"name": "Mallory", "email": email, "password": PASSWORD}
+    data = {"name": "Mallory", "email": email, "password": PASSWORD, "consent-privacy": "yes"}
     if token:
         data["csrf_token"] = token
     before = _count(db, User)

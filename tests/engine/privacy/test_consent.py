@@ -138,3 +138,20 @@ def test_a_published_document_cannot_change_without_a_new_version(
     with pytest.raises(consent.ConsentDocumentChanged):
         consent.record(db, User(id=0, brand_id="acme-clinic"), acme, "privacy", granted=True,
                        method="web", brands_dir=brands)
+
+
+def test_the_employer_sees_only_members_who_consented_to_sharing(
+        db: Session, wellness: BrandConfig, create_user: Callable[..., User], settings) -> None:
+    from engine.identity.services import organization_roster
+
+    admin = create_user(role="org_admin", brand="wellness-corp", organization="globex")
+    sharing = create_user(brand="wellness-corp", organization="globex", name="Shares Data")
+    private = create_user(brand="wellness-corp", organization="globex", consents=False,
+                          name="Keeps Private")
+    assert [u.id for u in organization_roster(db, admin, wellness)] == [sharing.id]
+    consent.record(db, private, wellness, "employer-sharing", granted=True, method="web",
+                   brands_dir=settings.brands_dir)
+    assert {u.id for u in organization_roster(db, admin, wellness)} == {sharing.id, private.id}
+    consent.record(db, sharing, wellness, "employer-sharing", granted=False, method="web",
+                   brands_dir=settings.brands_dir)
+    assert [u.id for u in organization_roster(db, admin, wellness)] == [private.id]
