@@ -76,8 +76,8 @@ def post(session: Session, *, brand_id: str, currency: str, transaction_key: str
     return rows
 
 
-def post_payment(session: Session, payment: Payment) -> list[LedgerEntry]:
-    """The entries of ``payment`` becoming paid: charge (or sponsored), fee and share."""
+def payment_lines(payment: Payment) -> list[Line]:
+    """The lines of ``payment`` becoming paid: charge (or sponsored), fee and share."""
     gross, fee = payment.amount_minor, payment.platform_fee_minor
     payer = payer_account(payment)
     kind = "sponsored" if payment.payer == "organization" else "charge"
@@ -88,12 +88,17 @@ def post_payment(session: Session, payment: Payment) -> list[LedgerEntry]:
     if share_to != brand:
         lines += [Line("specialist_share", *brand, -(gross - fee)),
                   Line("specialist_share", *share_to, gross - fee)]
+    return [line for line in lines if line.amount_minor != 0]
+
+
+def post_payment(session: Session, payment: Payment) -> list[LedgerEntry]:
+    """Post ``payment`` becoming paid (see :func:`payment_lines`)."""
     return post(session, brand_id=payment.brand_id, currency=payment.currency,
-                transaction_key=f"payment:{payment.id}", lines=lines, payment=payment)
+                transaction_key=f"payment:{payment.id}", lines=payment_lines(payment),
+                payment=payment)
 
 
-def post_reversal(session: Session, payment: Payment, amount_minor: int, *, kind: str,
-                  reference: str) -> list[LedgerEntry]:
+def reversal_lines(payment: Payment, amount_minor: int, kind: str) -> list[Line]:
     """``amount_minor`` of ``payment`` going back to the payer (``kind`` refund or dispute),
     split between platform and specialist in proportion; ``payment.refunded_minor`` must
     still hold the amount given back *before* this one."""
@@ -102,14 +107,18 @@ def post_reversal(session: Session, payment: Payment, amount_minor: int, *, kind
     gross, fee = payment.amount_minor, payment.platform_fee_minor
     fee_back = money.proportion_of(fee, after, gross) - money.proportion_of(fee, before, gross)
     share_back = amount_minor - fee_back
-    brand = ("brand", payment.brand_id)
-    share_from = _specialist_account(payment)
     lines = [Line(kind, *payer_account(payment), amount_minor),
-             Line(kind, "platform", "platform", -fee_back)]
-    lines.append(Line(kind, *share_from, -share_back) if share_from != brand
-                 else Line(kind, *brand, -share_back))
+             Line(kind, "platform", "platform", -fee_back),
+             Line(kind, *_specialist_account(payment), -share_back)]
+    return [line for line in lines if line.amount_minor != 0]
+
+
+def post_reversal(session: Session, payment: Payment, amount_minor: int, *, kind: str,
+                  reference: str) -> list[LedgerEntry]:
+    """Post a refund or dispute of ``payment`` (see :func:`reversal_lines`)."""
     return post(session, brand_id=payment.brand_id, currency=payment.currency,
-                transaction_key=f"{kind}:{reference}", lines=lines, payment=payment)
+                transaction_key=f"{kind}:{reference}",
+                lines=reversal_lines(payment, amount_minor, kind), payment=payment)
 
 
 def post_payout(session: Session, *, brand_id: str, specialist_id: int, amount_minor: int,
