@@ -25,11 +25,16 @@ def keys() -> None:
 def keys_generate() -> None:
     """Add a new key to the keyring file (not primary: `keys rotate KID` makes it primary)."""
     from engine import crypto_keys
+    from engine.db import brand_session
+    from engine.runtime import current
 
     try:
         kid = crypto_keys.generate_key()
     except CryptoError as exc:
         raise _fail(exc) from exc
+    with brand_session(current().sessions, None) as session:
+        crypto_keys.record_key_event(session, "keys.generate", kid)
+        session.commit()
     click.echo(f"generated key {kid} (not primary); run `keys rotate {kid}` to use it")
 
 
@@ -95,6 +100,7 @@ def keys_retire(kid: str) -> None:
     try:
         with brand_session(current().sessions, None) as session:
             crypto_keys.retire_key(session, kid)
+            session.commit()  # the audit event of the retirement
     except (CryptoError, crypto_keys.KeyInUse) as exc:
         raise _fail(exc) from exc
     click.echo(f"retired key {kid}")

@@ -159,11 +159,17 @@ def rotate(factory: sessionmaker[Session], *, batch_size: int = 500, actor: Any 
 
 
 def _audit(session: Session, kid: str, rows: int, actor: Any, resumed: bool) -> None:
+    record_key_event(session, "keys.rotate", kid, actor,
+                     {"key_id": kid, "rows": rows, "resumed": resumed})
+
+
+def record_key_event(session: Session, action: str, kid: str, actor: Any = None,
+                     details: dict[str, Any] | None = None) -> None:
+    """An audit event about key ``kid`` (ids and counts only, never key material)."""
     from engine import audit
 
-    audit.record(session, action="keys.rotate", brand_id=None, actor=actor,
-                 target_type="key", target_id=kid,
-                 details={"key_id": kid, "rows": rows, "resumed": resumed})
+    audit.record(session, action=action, brand_id=None, actor=actor, target_type="key",
+                 target_id=kid, details=details or {"key_id": kid})
 
 
 # --- the key file ------------------------------------------------------------------------------
@@ -212,3 +218,4 @@ def retire_key(session: Session, kid: str) -> None:
     created = {k: v for k, v in ring.created.items() if k != kid}
     crypto.write_key_file(crypto.key_file_path(),
                           dataclasses.replace(ring, keys=keys, created=created, _aead={}))
+    record_key_event(session, "keys.retire", kid)

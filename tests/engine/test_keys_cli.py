@@ -79,7 +79,7 @@ def readable(db: Session, expected: dict[int, str]) -> None:
         ["night terrors since the accident qx81"]]
 
 
-def test_generate_adds_a_key_that_is_not_primary(key_file: Path) -> None:
+def test_generate_adds_a_key_that_is_not_primary(db: Session, key_file: Path) -> None:
     before = json.loads(key_file.read_text())
     result = run("generate")
     assert result.exit_code == 0, result.output
@@ -89,6 +89,8 @@ def test_generate_adds_a_key_that_is_not_primary(key_file: Path) -> None:
     assert after["primary"] == before["primary"] != kid
     assert after["index_key"] == before["index_key"]
     assert key_file.stat().st_mode & 0o777 == 0o600
+    assert db.scalar(select(AuditEvent.target_id).where(
+        AuditEvent.action == "keys.generate").order_by(AuditEvent.id.desc())) == kid
 
 
 def test_rotation_leaves_every_row_on_the_new_key_and_the_data_readable(
@@ -172,6 +174,8 @@ def test_retire_is_refused_while_a_key_is_in_use_then_allowed(
     assert done.exit_code == 0, done.output
     assert set(json.loads(key_file.read_text())["keys"]) == {kid}
     readable(db, health_rows)
+    assert db.scalar(select(AuditEvent.target_id).where(
+        AuditEvent.action == "keys.retire").order_by(AuditEvent.id.desc())) == old
     unknown = run("retire", "deadbeef")
     assert unknown.exit_code == 1 and "not in the keyring" in unknown.output
 
