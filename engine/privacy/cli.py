@@ -15,10 +15,17 @@ def privacy_cli() -> None:
 @privacy_cli.command("retention")
 @click.option("--brand", default=None, help="Only this brand (slug).")
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")
-def retention(brand: str | None, dry_run: bool) -> None:
+@click.option("--enqueue", is_flag=True, help="Queue the job for a worker (rq with REDIS_URL; "
+              "in this process otherwise) instead of reporting here.")
+def retention(brand: str | None, dry_run: bool, enqueue: bool) -> None:
     """Apply every brand's retention periods (and run due account deletions)."""
+    from engine.jobs import enqueue as enqueue_job
     from engine.privacy.jobs import privacy_sweep
 
+    if enqueue:
+        job_id = enqueue_job(privacy_sweep, dry_run, brand)
+        click.echo(f"queued privacy sweep {job_id}" if job_id else "privacy sweep ran in process")
+        return
     try:
         reports = privacy_sweep(dry_run=dry_run, brand=brand)
     except ValueError as exc:
