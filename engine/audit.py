@@ -171,22 +171,23 @@ def check_details(details: dict[str, Any] | None) -> str | None:
 
 def _lock_head(session: Session, chain: str) -> AuditChainHead:
     """The chain's head row, locked for this transaction (created on the chain's first event)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    locked = (select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+              .execution_options(populate_existing=True))
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
 
-        session.execute(pg_insert(AuditChainHead).values(chain=chain, seq=0, mac=GENESIS_MAC)
-                        .on_conflict_do_nothing(index_elements=["chain"]))
+        head = session.execute(locked).scalar_one_or_none()
+        if head is not None:
+            return head
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(AuditChainHead).values(chain=chain, seq=0, mac=GENESIS_MAC)
-                        .on_conflict_do_nothing(index_elements=["chain"]))
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.chain == chain)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one()
-    return head
+        # SQLite: write first, so this transaction takes the one write lock (waiting for it)
+        # before it reads the head; a read first could not be upgraded once another writer
+        # committed (SQLITE_BUSY_SNAPSHOT)
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    # two first events at once: one inserts, the other waits on its row lock, then finds it
+    session.execute(insert(AuditChainHead).values(chain=chain, seq=0, mac=GENESIS_MAC)
+                    .on_conflict_do_nothing(index_elements=["chain"]))
+    return session.execute(locked).scalar_one()
 
 
 def record(session: Session, *, action: str, brand_id: str | None, actor: Any = None,
