@@ -86,7 +86,8 @@ def keys_rotate(kid: str | None, batch_size: int) -> None:
     rate = result.rows / result.seconds if result.seconds else 0.0
     click.echo(f"{'resumed; ' if result.resumed else ''}{result.rows} rows re-encrypted under "
                f"{result.target_kid} in {result.batches} batches ({result.seconds:.1f} s, "
-               f"{rate:.0f} rows/s); every encrypted column is on {result.target_kid}")
+               f"{rate:.0f} rows/s), {result.files} files re-sealed; every encrypted column "
+               f"is on {result.target_kid}")
 
 
 @keys.command("retire")

@@ -49,7 +49,8 @@ Files (e.g. message attachments on disk)
 The context is the associated data: use the owning row's table and seal, so a file moved to
 another attachment's path fails to open. Blobs carry their key id (``DPF1`` header); the key
 retire check cannot see files, so an owner of blobs registers a counter with
-:func:`register_blob_store` (key id -> number of blobs) to keep keys they use from retirement.
+:func:`register_blob_store` (key id -> number of blobs) to keep keys they use from retirement,
+and a ``reseal`` callable (see :func:`reseal_bytes`) so ``keys rotate`` moves them too.
 
 Keyring
 -------
@@ -110,7 +111,7 @@ __all__ = ["AESGCM", "CryptoError", "DecryptError", "EncryptedBytes", "Encrypted
            "EncryptedJSON", "EncryptedText", "Keyring", "KeyringError", "Sealed", "blind_index",
            "configure", "decrypt_value", "encrypt_value", "encrypted", "key_file_path",
            "keyring", "new_key_id", "new_seal", "open_bytes", "register_blob_store",
-           "seal_bytes", "use_keyring", "write_key_file"]
+           "reseal_bytes", "seal_bytes", "use_keyring", "write_key_file"]
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -335,9 +336,29 @@ class encrypted:  # noqa: N801 (used like a property)
 
 # name -> callable(session) returning {key id: number of blobs} (see register_blob_store)
 BLOB_STORES: dict[str, Any] = {}
+# name -> callable(session, batch_size) re-sealing that store's blobs under the primary key
+BLOB_RESEALERS: dict[str, Any] = {}
 
 
-def register_blob_store(name: str, count_by_key: Any) -> None:
+def register_blob_store(name: str, count_by_key: Any, reseal: Any = None) -> None:
     """Declare files sealed with :func:`seal_bytes`: ``count_by_key(session) -> {kid: n}``
-    lets ``keys status`` show them and ``keys retire`` refuse a key they still use."""
+    lets ``keys status`` show them and ``keys retire`` refuse a key they still use.
+
+    ``reseal(session, batch_size) -> int`` (optional) lets ``keys rotate`` move them to the
+    primary key too: it rewrites every blob not under ``keyring().primary`` (typically
+    ``path.write_bytes(reseal_bytes(path.read_bytes(), context))`` via a temp file and
+    ``os.replace``), committing ``session`` per batch if it records anything, and returns the
+    number of blobs rewritten. Without it, files keep their key and that key cannot be retired.
+    """
     BLOB_STORES[name] = count_by_key
+    if reseal is not None:
+        BLOB_RESEALERS[name] = reseal
+
+
+def reseal_bytes(blob: bytes, context: str, ring: Keyring | None = None) -> bytes:
+    """``blob`` opened (with whatever key sealed it) and sealed again under the primary key;
+    the same blob when it already is under the primary."""
+    ring = ring or keyring()
+    if blob_key_id(blob) == ring.primary:
+        return blob
+    return seal_bytes(open_bytes(blob, context, ring), context, ring)

@@ -6,7 +6,9 @@ key file changing) and re-encrypts every row of every registered column
 Each batch commits its rows together with the progress of its :class:`KeyRotation`, so an
 interrupted run loses nothing and the next run (``keys rotate`` again) continues where it
 stopped: rows already under the target key are never selected again. A row the application
-rewrites meanwhile is left alone (the update is conditional on the token read).
+rewrites meanwhile is left alone (the update is conditional on the token read). Then each file
+store registered with a ``reseal`` callable (:func:`engine.crypto.register_blob_store`) re-seals
+its files under the new key.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class RotationResult:
     batches: int
     seconds: float
     resumed: bool
+    files: int = 0
 
 
 def rotate(factory: sessionmaker[Session], *, batch_size: int = 500, actor: Any = None,
@@ -150,17 +153,23 @@ def rotate(factory: sessionmaker[Session], *, batch_size: int = 500, actor: Any 
                 last_id = rows[-1][0]
                 if after_batch is not None:
                     after_batch(rows_this_run)
+        files = 0
+        for _name, reseal in sorted(crypto.BLOB_RESEALERS.items()):
+            files += reseal(session, batch_size)
+            session.commit()
         run.finished_at = clock.now()
-        _audit(session, target, run.rows_done, actor, resumed)
+        _audit(session, target, run.rows_done, actor, resumed, files)
         session.commit()
     finally:
         session.close()
-    return RotationResult(target, rows_this_run, batches, time.perf_counter() - t0, resumed)
+    return RotationResult(target, rows_this_run, batches, time.perf_counter() - t0, resumed,
+                          files)
 
 
-def _audit(session: Session, kid: str, rows: int, actor: Any, resumed: bool) -> None:
+def _audit(session: Session, kid: str, rows: int, actor: Any, resumed: bool,
+           files: int) -> None:
     record_key_event(session, "keys.rotate", kid, actor,
-                     {"key_id": kid, "rows": rows, "resumed": resumed})
+                     {"key_id": kid, "rows": rows, "files": files, "resumed": resumed})
 
 
 def record_key_event(session: Session, action: str, kid: str, actor: Any = None,

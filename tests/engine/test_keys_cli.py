@@ -238,3 +238,43 @@ def test_migration_0016_encrypts_existing_plaintext_and_downgrade_restores_it(
             assert session.get(AssistanceRequest, ids[1]).needs == needs  # type: ignore
             assert session.get(IntakeAnswers, ids[0]).answers == plain  # type: ignore
         engine.dispose()
+
+
+def test_rotation_reseals_registered_files_and_then_their_old_key_retires(
+        db: Session, key_file: Path, tmp_path: Path) -> None:
+    old = crypto.keyring().primary
+    store = tmp_path / "files"
+    store.mkdir()
+    for n in range(3):
+        (store / f"f{n}").write_bytes(crypto.seal_bytes(f"scan {n}".encode(), f"test:f{n}"))
+
+    def by_key(session: Session) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for path in store.iterdir():
+            kid = crypto.blob_key_id(path.read_bytes())
+            counts[kid] = counts.get(kid, 0) + 1
+        return counts
+
+    def reseal(session: Session, batch_size: int) -> int:
+        done = 0
+        for path in sorted(store.iterdir()):
+            blob = path.read_bytes()
+            fresh = crypto.reseal_bytes(blob, f"test:{path.name}")
+            if fresh is not blob:
+                path.write_bytes(fresh)
+                done += 1
+        return done
+
+    crypto.register_blob_store("test-files", by_key, reseal)
+    try:
+        kid = crypto_keys.generate_key()
+        assert in_use(db) == {"files:test-files": {old: 3}}
+        result = run("rotate", kid)
+        assert result.exit_code == 0 and "3 files re-sealed" in result.output, result.output
+        assert in_use(db) == {"files:test-files": {kid: 3}}
+        assert [crypto.open_bytes((store / f"f{n}").read_bytes(), f"test:f{n}")
+                for n in range(3)] == [b"scan 0", b"scan 1", b"scan 2"]
+        assert run("retire", old).exit_code == 0
+    finally:
+        crypto.BLOB_STORES.pop("test-files")
+        crypto.BLOB_RESEALERS.pop("test-files")
