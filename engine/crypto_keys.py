@@ -62,7 +62,14 @@ def registered() -> list[EncryptedColumn]:
     from engine.migrate import all_metadata
 
     tables = all_metadata().tables  # imports every model: every declaration has registered
-    return [REGISTRY[name] for name in sorted(REGISTRY) if REGISTRY[name].table in tables]
+    specs = [REGISTRY[name] for name in sorted(REGISTRY) if REGISTRY[name].table in tables]
+    for spec in specs:
+        columns = tables[spec.table].c
+        if spec.id_column not in columns or spec.seal_column not in columns:
+            raise crypto.CryptoError(
+                f"{spec.name}: an encrypted column needs its table's '{spec.id_column}' "
+                f"primary key and '{spec.seal_column}' column (mix in engine.crypto.Sealed)")
+    return specs
 
 
 def status(session: Session) -> dict[str, dict[str, int]]:

@@ -270,7 +270,8 @@ def test_blind_indexes_are_keyed_per_purpose_and_stable_across_rotation() -> Non
 def test_every_health_column_is_registered_for_rotation() -> None:
     from engine import crypto_keys
 
-    names = {c.name for c in crypto_keys.registered()}
+    specs = crypto_keys.registered()  # checks each table has the id and seal rotation needs
+    names = {c.name for c in specs}
     assert {"booking_intake_answers.answers", "assisted_request.needs"} <= names
 
 
