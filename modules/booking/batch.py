@@ -43,7 +43,7 @@ NEXT_SLOTS_STEP = timedelta(days=14)
 CAP_MARGIN = timedelta(days=8)
 
 
-def _listed(session: Session, brand: BrandConfig, ids: Sequence[int]) -> set[int]:
+def listed_specialists(session: Session, brand: BrandConfig, ids: Sequence[int]) -> set[int]:
     """The ids of specialists listed on ``brand`` (its network, an active membership)."""
     specialists = set(session.scalars(select(User.id).where(
         User.id.in_(ids), User.role == "specialist", User.network == network_id(brand))))
@@ -91,7 +91,7 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
     result: dict[int, list[tuple[AppointmentType, Slot]]] = {i: [] for i in specialist_ids}
     if count <= 0 or not specialist_ids:
         return result
-    listed = _listed(session, brand, list(dict.fromkeys(specialist_ids)))
+    listed = listed_specialists(session, brand, list(dict.fromkeys(specialist_ids)))
     if not listed:
         return result
     zones: dict[int, str] = {}

@@ -9,6 +9,7 @@ and the PostgreSQL exclusion constraint look at every brand's appointments.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,11 +46,28 @@ class Calendar(Base):
     specialist_id: Mapped[int] = mapped_column(
         ForeignKey("identity_user.id", ondelete="CASCADE"), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
+    # changes (to a new random token) with every write that can change this specialist's free
+    # slots, in the write's own transaction: the key of the cached next free slots
+    # (modules/booking/slot_cache.py). Random, not a counter, so a rolled-back write's value
+    # is never seen again.
+    slots_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(8),
+                                             server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     def __repr__(self) -> str:
         return f"<Calendar {self.id} specialist={self.specialist_id} {self.timezone}>"
+
+
+class SlotsEpoch(Base):
+    """One row whose token changes with every bulk UPDATE/DELETE of slot-shaping rows (whose
+    specialists the ORM cannot name): every cached next-slots entry is then stale at once."""
+
+    __tablename__ = "booking_slots_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
 
 
 class AppointmentType(BrandScoped, Base):

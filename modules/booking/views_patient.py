@@ -23,7 +23,7 @@ from engine import clock
 from engine.identity.models import User
 from engine.identity.permissions import public, requires
 from engine.web import UserError, current_brand, db, discard_writes
-from modules.booking import changes
+from modules.booking import changes, slot_cache
 from modules.booking import services as booking
 from modules.booking.availability import Slot, slots_by_day
 from modules.booking.calendar import booking_settings
@@ -196,6 +196,41 @@ def next_slots(specialist_id: int) -> Any:
             "url": f"{book_url}?type={kind.id}",
         } for kind, slot in found],
     })
+
+
+# a directory page lists at most this many specialists (DirectorySettings.page_size)
+MAX_SPECIALISTS_PER_BATCH = 1000
+
+
+@bp.route("/book/next.json")
+@public
+def next_slots_batch() -> Any:
+    """The next free slots of every specialist of a directory page, in one request and a
+    constant number of queries (``?ids=3,5,8``), cached per specialist while exact
+    (:mod:`modules.booking.slot_cache`). Times are UTC instants: the page formats
+    them in the visitor's own zone and language, so the answer is the same for everyone."""
+    raw = [part.strip() for part in request.args.get("ids", "").split(",") if part.strip()]
+    if not raw or not all(part.isdigit() and len(part) <= 12 for part in raw):
+        raise UserError(_("Give the specialists as a comma-separated list of ids (ids=3,5,8)."),
+                        code="invalid_ids", field="ids")
+    ids = list(dict.fromkeys(int(part) for part in raw))
+    if len(ids) > MAX_SPECIALISTS_PER_BATCH:
+        raise UserError(_("At most %(n)d specialists at a time.", n=MAX_SPECIALISTS_PER_BATCH),
+                        code="too_many_ids", field="ids")
+    brand = current_brand.config
+    found = slot_cache.next_slots(db(), brand, ids, booking_settings(brand).profile_next_slots)
+    # "/appointments/book/0" -> the prefix every specialist's booking URL shares
+    book_base = url_for("booking.book", specialist_id=0)[:-1]
+    return jsonify({"specialists": {str(specialist_id): [{
+        "start": _utc_text(cached.slot.start_at),
+        "end": _utc_text(cached.slot.end_at),
+        "appointment_type": cached.appointment_type_id,
+        "url": f"{book_base}{specialist_id}?type={cached.appointment_type_id}",
+    } for cached in slots] for specialist_id, slots in found.items()}})
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @bp.route("/")

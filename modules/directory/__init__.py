@@ -13,7 +13,7 @@ from engine.modules import Module, ModuleSettings, Mount, NavEntry
 
 
 class DirectorySettings(ModuleSettings):
-    page_size: int = Field(12, ge=1, le=100, description="specialists per page")
+    page_size: int = Field(12, ge=1, le=1000, description="specialists per page")
     default_sort: Literal["name", "newest"] = "name"
     show_photos: bool = True
     photo_max_kb: int = Field(2048, ge=16, le=10240)

@@ -29,6 +29,7 @@ class Card:
     """
 
     id: int
+    specialist_id: int  # the profile's user: what other modules' card hooks key on
     display_name: str
     headline: str
     has_photo: bool
@@ -129,11 +130,12 @@ def search(session: Session, brand: BrandConfig, query: DirectoryQuery,
         if (query.sort or default_sort) == "newest" \
         else (_folded(Profile.display_name), Profile.id)
     rows = session.execute(
-        stmt.with_only_columns(Profile.id, Profile.display_name, Profile.headline, Profile.photo)
+        stmt.with_only_columns(Profile.id, Profile.user_id, Profile.display_name, Profile.headline,
+                               Profile.photo)
         .order_by(*order).limit(page_size).offset((page - 1) * page_size)).all()
     tags = _tags_of(session, [row.id for row in rows])
-    items = [Card(id=row.id, display_name=row.display_name, headline=row.headline,
-                  has_photo=bool(row.photo),
+    items = [Card(id=row.id, specialist_id=row.user_id, display_name=row.display_name,
+                  headline=row.headline, has_photo=bool(row.photo),
                   specialties=tuple(tags.get((row.id, "specialty"), ())),
                   languages=tuple(tags.get((row.id, "language"), ())),
                   modalities=tuple(tags.get((row.id, "modality"), ())))

@@ -1,0 +1,49 @@
+/* The next free times of every card of a directory page, from one batched request
+    (the URL in .next-slots-source), shown in the visitor's own zone and language. */
+(function () {
+  "use strict";
+  var source = document.querySelector(".next-slots-source");
+  var cards = document.querySelectorAll(".card-next-slots[data-specialist]");
+  if (!source || !cards.length || !window.fetch) { return; }
+  var tz = "";
+  try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+  var format;
+  try {
+    format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"
+    });
+  } catch (e) {
+    format = { format: function (d) { return d.toLocaleString(); } };
+  }
+  var byId = {};
+  Array.prototype.forEach.call(cards, function (card) { byId[card.dataset.specialist] = card; });
+  var ids = Object.keys(byId);
+  var batches = [];
+  for (var i = 0; i < ids.length; i += 1000) { batches.push(ids.slice(i, i + 1000)); }
+  batches.forEach(function (batch) {
+    fetch(source.dataset.url + "?ids=" + batch.join(","),
+          { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { specialists: {} }; })
+      .then(function (data) {
+        Object.keys(data.specialists).forEach(function (id) {
+          var card = byId[id], slots = data.specialists[id];
+          if (!card || !slots.length) { return; }
+          var list = card.querySelector(".next-slots");
+          slots.forEach(function (s) {
+            var li = document.createElement("li");
+            var a = document.createElement("a");
+            a.href = s.url + "&start=" + encodeURIComponent(s.start) +
+              (tz ? "&tz=" + encodeURIComponent(tz) : "");
+            var t = document.createElement("time");
+            t.dateTime = s.start;
+            t.textContent = format.format(new Date(s.start));
+            a.appendChild(t);
+            li.appendChild(a);
+            list.appendChild(li);
+          });
+          card.hidden = false;
+        });
+      })
+      .catch(function () { /* each card's profile link still books */ });
+  });
+})();
