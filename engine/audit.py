@@ -87,11 +87,22 @@ def audit_key(data_dir: Path | None = None) -> bytes:
     if cached is not None:
         return cached
     if not path.exists():
+        # written whole under a temporary name, then linked into place: a process starting at
+        # the same moment either wins the link or reads the winner's complete key
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".audit.key.{os.getpid()}.{uuid.uuid4().hex}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(os.urandom(32).hex())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     key = path.read_text().strip().encode()
+    if len(key) < 32:
+        raise RuntimeError(f"the audit key in {path} is too short or empty")
     _key_cache[str(path)] = key
     return key
 

@@ -36,3 +36,21 @@ def test_details_deny_list(db, details):
     with pytest.raises(audit.AuditDetailsError):
         audit.record(db, action="test.bad", brand_id=None, details=details)
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "test.bad")) is None
+
+
+def test_key_file_is_created_once_private_and_reused(tmp_path, monkeypatch):
+    monkeypatch.delenv(audit.KEY_ENV, raising=False)
+    key = audit.audit_key(tmp_path)
+    path = tmp_path / "audit.key"
+    assert len(key) == 64 and (path.stat().st_mode & 0o777) == 0o600
+    audit._key_cache.clear()
+    assert audit.audit_key(tmp_path) == key
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.key"]
+
+
+def test_environment_key_wins_and_must_be_long(tmp_path, monkeypatch):
+    monkeypatch.setenv(audit.KEY_ENV, "k" * 40)
+    assert audit.audit_key(tmp_path) == b"k" * 40
+    monkeypatch.setenv(audit.KEY_ENV, "short")
+    with pytest.raises(RuntimeError):
+        audit.audit_key(tmp_path)
