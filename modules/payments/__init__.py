@@ -35,6 +35,7 @@ def _module() -> Module:
     from modules.payments.cli import payments_cli
     from modules.payments.connect_views import bp as stripe_connect_bp  # the Stripe half
     from modules.payments.console import console_bp
+    from modules.payments.demo import demo
     from modules.payments.holds import expire_holds
     from modules.payments.views import on_mount, org_bp, patient_bp, specialist_bp
     from modules.payments.webhooks import bp as stripe_webhook_bp
@@ -71,6 +72,7 @@ def _module() -> Module:
         cli=payments_cli,
         jobs=(expire_holds,),
         on_mount=on_mount,
+        demo=demo,
         console=console_bp,
         export_data=data_rights.export_data,
         erase_data=data_rights.erase_data,
