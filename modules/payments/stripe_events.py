@@ -74,8 +74,12 @@ def _payment_of_intent(session: Session, brand: BrandConfig, event: Event,
     payment = _by(session, brand, Payment.payment_intent_id, intent_id)
     if payment is not None or not intent_id:
         return payment
-    intent = _client(brand, client).v1.payment_intents.retrieve(
-        intent_id, options=_options(event)).to_dict()  # type: ignore[arg-type]
+    try:
+        intent = _client(brand, client).v1.payment_intents.retrieve(
+            intent_id, options=_options(event)).to_dict()  # type: ignore[arg-type]
+    except stripe.InvalidRequestError as exc:  # not visible to this brand's key: not ours
+        log.info("payment intent %s not found for %s: %s", intent_id, brand.slug, exc)
+        return None
     return _metadata_payment(session, brand, intent)
 
 
@@ -214,8 +218,8 @@ def dispute_created(session: Session, brand: BrandConfig, event: Event,
 def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
     parent = invoice.get("parent") or {}
     details = parent.get("subscription_details") or {}
-    return details.get("metadata") or invoice.get("subscription_details", {}).get(
-        "metadata") or {}
+    legacy = invoice.get("subscription_details") or {}  # API versions before 2025-03-31
+    return details.get("metadata") or legacy.get("metadata") or {}
 
 
 def invoice_paid(session: Session, brand: BrandConfig, event: Event,

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from engine import audit, clock
 from engine.config import BrandConfig
 from engine.identity.permissions import public
-from engine.web import current_brand, db, problem
+from engine.web import current_brand, db, discard_writes, problem
 from modules.payments.models_stripe import StripeAccount, StripeEvent
 from modules.payments.stripe_client import StripeNotConfigured, webhook_secret
 
@@ -184,6 +184,10 @@ def receive() -> Any:
     except StripeNotConfigured as exc:
         log.error("stripe webhook on %s: %s", brand.slug, exc)
         return {"error": "not_configured", "message": "webhook secret not configured"}, 503
+    except stripe.StripeError as exc:  # a re-fetch failed: nothing is kept, Stripe redelivers
+        discard_writes()
+        log.warning("stripe webhook on %s could not re-fetch: %s", brand.slug, exc)
+        return {"error": "stripe_unavailable", "message": "try again later"}, 503
     return {"status": outcome.status, "reason": outcome.reason}, 200
 
 

@@ -78,6 +78,11 @@ class RecordingHTTPClient(stripe.HTTPClient):
         """Answer ``method path`` (e.g. GET /v1/payment_intents/pi_1) with ``obj``."""
         self.answers[(method.upper(), path)] = obj
 
+    def fail(self, method: str, path: str, status: int, error_type: str = "api_error") -> None:
+        """Answer ``method path`` with a Stripe error (told not to retry, so tests stay fast)."""
+        self.answers[(method.upper(), path)] = {
+            "_status": status, "error": {"type": error_type, "message": "recorded failure"}}
+
     def request(self, method: str, url: str, headers: Any, post_data: Any = None, *,
                 _usage: Any = None) -> tuple[str, int, dict[str, str]]:
         parts = urlsplit(url)
@@ -88,7 +93,11 @@ class RecordingHTTPClient(stripe.HTTPClient):
         obj = self.answers.get((method.upper(), parts.path))
         if obj is None:
             obj = self._from_fixtures(parts.path)
-        return json.dumps(obj), 200, {"request-id": f"req_{len(self.calls)}"}
+        headers = {"request-id": f"req_{len(self.calls)}"}
+        if "_status" in obj:
+            body = {k: v for k, v in obj.items() if k != "_status"}
+            return json.dumps(body), obj["_status"], {**headers, "stripe-should-retry": "false"}
+        return json.dumps(obj), 200, headers
 
     def _from_fixtures(self, path: str) -> dict[str, Any]:
         tail = path.removeprefix("/v1/")

@@ -285,3 +285,25 @@ def test_missing_webhook_secret_answers_503_so_stripe_retries(
 def test_a_brand_without_stripe_has_no_webhook(db: Session, deliver) -> None:
     body = event("checkout.session.completed", fixture("checkout.session"))
     assert deliver(body, brand="acme-clinic").status_code == 404
+
+
+def test_stripe_unreachable_during_a_refetch_answers_503_and_keeps_nothing(
+        db: Session, wellness_stripe: RecordingHTTPClient, deliver, held_payment) -> None:
+    held: Held = held_payment()
+    before = snapshot(db, held.payment)
+    wellness_stripe.fail("GET", f"/v1/payment_intents/pi_for_{held.payment.id}", 500)
+    answer = deliver(event("charge.refunded", refunded_charge(held, 9500)))
+    assert answer.status_code == 503
+    assert answer.json["error"] == "stripe_unavailable"
+    assert snapshot(db, held.payment) == before  # no event row: Stripe's retry will apply it
+
+
+def test_a_charge_whose_intent_stripe_does_not_know_is_ignored(
+        db: Session, wellness_stripe: RecordingHTTPClient, deliver, held_payment) -> None:
+    held: Held = held_payment()
+    wellness_stripe.fail("GET", f"/v1/payment_intents/pi_for_{held.payment.id}", 404,
+                         "invalid_request_error")
+    answer = deliver(event("charge.refunded", refunded_charge(held, 9500)))
+    assert (answer.status_code, answer.json["status"]) == (200, "ignored")
+    db.expire_all()
+    assert db.get(Payment, held.payment.id).status == "held"
