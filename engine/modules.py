@@ -53,6 +53,9 @@ class NavEntry:
     label: Any  # a lazy translatable string
     permission: str | None = None
     order: int = 50
+    # badge(user) -> a count shown beside the link (e.g. unread messages), or None for none;
+    # called once per page that shows the link, so it must be cheap
+    badge: Callable[[Any], int | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ def nav_links(ctx: BrandContext, portal: str) -> list[dict[str, Any]]:
         if e.permission is not None and not has_permission(current_user, e.permission):
             continue
         url = url_for(e.endpoint)
-        links.append({"url": url, "label": str(e.label),
+        links.append({"url": url, "label": str(e.label), "endpoint": e.endpoint,
+                      "badge": e.badge(current_user) if e.badge is not None else None,
                       "active": request.path == url or (url != "/" and
                                                         request.path.startswith(url + "/"))})
     return links
