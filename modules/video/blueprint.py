@@ -67,7 +67,8 @@ def room(token: str) -> Any:
             else url_for("booking.appointment", appointment_id=opened.appointment.id))
     return render_template(
         "video/room.html", opened=opened, settings=settings, back=back,
-        ws_path=url_for("video.signal", token=token),
+        # a WebSocket rule builds a full ws:// URL; the page picks ws or wss from its own
+        ws_path=urlsplit(url_for("video.signal", token=token)).path,
         zone=opened.user.timezone or cfg.timezone)
 
 

@@ -395,8 +395,10 @@
   if (admitButton) admitButton.addEventListener("click", function () { send({ type: "admit" }); });
 
   $("video-join").addEventListener("click", function () {
+    // The waiting room or the call shows once the server has taken the join (welcome).
     if (meter) { meter.close(); meter = null; }
-    show(role === "patient" ? "waiting" : "call");
+    this.disabled = true;
+    this.textContent = T.connecting;
     connect();
   });
 
