@@ -85,7 +85,6 @@ def _module() -> Module:
                       "booking.availability.manage", 22)),
         template_folder=Path(__file__).parent / "templates",
         template_hooks={"directory.profile": ("booking/_profile_book.html",),
-                        "directory.card": ("booking/_card_next_slots.html",),
                         "directory.list": ("booking/_directory_next_slots.html",)},
         cli=booking_cli,
         jobs=(sweep_reminders, advance_waitlists),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,6 +61,12 @@ def _language_name(locale: str, code: str) -> str:
     return name.capitalize() if name else code
 
 
+def language_labels(codes: Iterable[str]) -> dict[str, str]:
+    """Each of ``codes`` named in the current locale, the locale looked up once per page."""
+    locale = str(get_locale() or "en")
+    return {code: _language_name(locale, code) for code in set(codes)}
+
+
 def modality_name(value: str) -> str:
     """'in_person' -> 'In person' / 'Presencial', in the current locale."""
     return str(MODALITY_NAMES.get(value, value))
@@ -100,9 +108,12 @@ def index() -> Any:
     brand = current_brand.config
     page = services.search(db(), brand, query, settings.page_size, settings.default_sort)
     filtered = bool(query.q or query.specialty or query.language or query.modality)
+    facets = services.facets(db(), brand)
     return render_template(
-        "directory/index.html", page=page, query=query, facets=services.facets(db(), brand),
+        "directory/index.html", page=page, query=query, facets=facets,
         settings=settings, filtered=filtered, modality_labels=modality_labels(),
+        language_labels=language_labels(
+            chain(facets["language"], *(card.languages for card in page.items))),
         # a profile's URL is the list's URL plus its id (routes "/" and "/<int:profile_id>"):
         # one url_for per page instead of two per card
         profile_base=url_for("directory.index"),

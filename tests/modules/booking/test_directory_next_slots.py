@@ -46,8 +46,9 @@ def test_directory_cards_carry_the_specialist_for_one_batched_request(
     p = practice()
     _list(db, platform, p.specialist, "Dr Vega")
     page = client.get("/specialists/").get_data(as_text=True)
-    assert f'class="card-next-slots" data-specialist="{p.specialist.id}"' in page
+    assert f'class="profile-card" data-specialist="{p.specialist.id}"' in page
     assert 'data-url="/appointments/book/next.json"' in page
+    assert 'data-title="Próximas horas libres"' in page or 'data-title="Next free times"' in page
     assert "/static/booking/directory-slots.js" in page
     script = client.get("/static/booking/directory-slots.js")
     assert script.status_code == 200 and b"data.specialists" in script.data

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var source = document.querySelector(".next-slots-source");
-  var cards = document.querySelectorAll(".card-next-slots[data-specialist]");
+  var cards = document.querySelectorAll(".profile-card[data-specialist]");
   if (!source || !cards.length || !window.fetch) { return; }
   var tz = "";
   try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
@@ -28,7 +28,15 @@
         Object.keys(data.specialists).forEach(function (id) {
           var card = byId[id], slots = data.specialists[id];
           if (!card || !slots.length) { return; }
-          var list = card.querySelector(".next-slots");
+          var box = document.createElement("div");
+          box.className = "card-next-slots";
+          var title = document.createElement("p");
+          title.className = "hint";
+          title.textContent = source.dataset.title;
+          var list = document.createElement("ul");
+          list.className = "tags next-slots";
+          box.appendChild(title);
+          box.appendChild(list);
           slots.forEach(function (s) {
             var li = document.createElement("li");
             var a = document.createElement("a");
@@ -41,7 +49,7 @@
             li.appendChild(a);
             list.appendChild(li);
           });
-          card.hidden = false;
+          card.appendChild(box);
         });
       })
       .catch(function () { /* each card's profile link still books */ });
