@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from modules.booking.models import Appointment
 from modules.payments import ledger
 from modules.payments.models import LedgerEntry, Payment
 from modules.payments.models_stripe import StripeEvent
@@ -305,5 +307,32 @@ def test_a_charge_whose_intent_stripe_does_not_know_is_ignored(
                          "invalid_request_error")
     answer = deliver(event("charge.refunded", refunded_charge(held, 9500)))
     assert (answer.status_code, answer.json["status"]) == (200, "ignored")
+    db.expire_all()
+    assert db.get(Payment, held.payment.id).status == "held"
+
+
+def test_checkout_expired_frees_a_hold_that_has_run_out(
+        db: Session, wellness_stripe: RecordingHTTPClient, deliver, held_payment) -> None:
+    held: Held = held_payment()
+    running = deliver(event("checkout.session.expired", paid_session(
+        held, status="expired", payment_status="unpaid")))
+    assert running.json["status"] == "ignored"  # our hold still runs: its own expiry frees it
+    held.payment.hold_expires_at = clock.now() - timedelta(minutes=1)
+    db.flush()
+    answer = deliver(event("checkout.session.expired", paid_session(
+        held, status="expired", payment_status="unpaid")))
+    assert answer.json["status"] == "processed"
+    db.expire_all()
+    assert db.get(Payment, held.payment.id).status == "expired"
+    assert db.get(Appointment, held.appointment.id).status == "cancelled"
+
+
+def test_a_declined_card_inside_checkout_leaves_the_hold_for_a_retry(
+        db: Session, wellness_stripe: RecordingHTTPClient, deliver, held_payment) -> None:
+    held: Held = held_payment()
+    intent = fixture("payment_intent", id="pi_declined", status="requires_payment_method",
+                     metadata={"payment_id": str(held.payment.id), "brand": "wellness-corp"})
+    answer = deliver(event("payment_intent.payment_failed", intent))
+    assert answer.json["status"] == "ignored"
     db.expire_all()
     assert db.get(Payment, held.payment.id).status == "held"
