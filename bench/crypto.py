@@ -191,8 +191,12 @@ def bench_rotation(platform: Platform, rows: int, batch_size: int) -> tuple[floa
 
 def run(url: str, label: str, args: argparse.Namespace) -> dict[str, Any]:
     platform = open_platform(url)
-    out: dict[str, Any] = {"database": label}
-    out.update(bench_page(platform, args.requests))
+    out: dict[str, Any] = {"database": label, "encrypted": float("nan"),
+                           "plaintext": float("nan")}
+    if not args.skip_page:
+        print(f"{label}: appointment page, {args.requests} requests per mode", file=sys.stderr)
+        out.update(bench_page(platform, args.requests))
+    print(f"{label}: rotation of {args.rows} rows", file=sys.stderr)
     out["rotation_rows_per_s"], out["rotated"] = bench_rotation(platform, args.rows,
                                                                args.batch_size)
     platform.runtime.engine.dispose()
@@ -223,8 +227,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--skip-page", action="store_true", help="rotation figures only")
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
-    results = [run(f"sqlite:///{WORK / 'bench.db'}", "sqlite", args)]
+    results = [] if args.skip_sqlite else [run(f"sqlite:///{WORK / 'bench.db'}", "sqlite",
+                                                args)]
     if args.pg:
         with postgres_database(args.pg) as url:
             results.append(run(url, "postgresql", args))

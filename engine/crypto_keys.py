@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Table, func, select, update
+from sqlalchemy import ForeignKey, String, Table, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from engine import clock, crypto
@@ -144,14 +144,20 @@ def rotate(factory: sessionmaker[Session], *, batch_size: int = 500, actor: Any 
                 rows = session.execute(query).all()
                 if not rows:
                     break
-                changed = 0
+                params = []
                 for row_id, row_seal, token in rows:
                     ctx = spec.context(row_seal)
-                    fresh = crypto.encrypt_value(crypto.decrypt_value(token, ctx, ring), ctx,
-                                                 ring)
-                    changed += session.execute(
-                        update(table).where(ident == row_id, col == token)
-                        .values({spec.column: fresh})).rowcount or 0
+                    params.append({"b_id": row_id, "b_old": token, "b_new": crypto.encrypt_value(
+                        crypto.decrypt_value(token, ctx, ring), ctx, ring)})
+                # one executemany per batch; conditional on the token read (a row the
+                # application rewrote meanwhile is already under the primary key)
+                result = session.execute(
+                    update(table).where(ident == bindparam("b_id"), col == bindparam("b_old"))
+                    .values({spec.column: bindparam("b_new")}), params)
+                changed = result.rowcount  # type: ignore[attr-defined]
+                if changed is None or changed < 0 or \
+                        not session.get_bind().dialect.supports_sane_multi_rowcount:
+                    changed = len(params)
                 run.rows_done += changed
                 run.batches += 1
                 session.commit()
