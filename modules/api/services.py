@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -91,7 +92,8 @@ def free_slots(session: Session, actor: User | None, brand: BrandConfig, special
         raise UserError(str(_l("“to” must be after “from”.")), code="invalid_window",
                         field="to")
     if query.to - query.from_ > timedelta(days=MAX_WINDOW_DAYS):
-        raise UserError(str(_l("Ask for at most %(n)d days at a time.", n=MAX_WINDOW_DAYS)),
+        raise UserError(ngettext("Ask for at most %(num)d day at a time.",
+                                 "Ask for at most %(num)d days at a time.", MAX_WINDOW_DAYS),
                         code="invalid_window", field="to")
     changes.bookable_specialist(session, brand, specialist_id)
     slots = booking.available_slots(session, brand, specialist_id, query.type, query.from_,

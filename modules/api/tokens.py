@@ -11,6 +11,7 @@ import secrets
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -55,8 +56,10 @@ def create_token(session: Session, actor: User, brand: BrandConfig, name: str,
         ApiToken.brand_id == brand.slug, ApiToken.user_id == actor.id,
         ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)) or 0
     if active >= MAX_ACTIVE_TOKENS:
-        raise UserError(str(_l("You have %(n)d active tokens, the most allowed. Revoke one "
-                               "first.", n=active)), code="too_many", field="name")
+        raise UserError(ngettext("You have %(num)d active token, the most allowed. Revoke it "
+                                 "first.",
+                                 "You have %(num)d active tokens, the most allowed. Revoke one "
+                                 "first.", active), code="too_many", field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(brand_id=brand.slug, user_id=actor.id, name=name, token_hash=_digest(raw),
                    prefix=raw[:10], created_at=now,

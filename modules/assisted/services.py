@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -161,8 +162,10 @@ def submit_request(session: Session, actor: User, brand: BrandConfig,
         AssistanceRequest.brand_id == brand.slug, AssistanceRequest.patient_id == patient.id,
         AssistanceRequest.status.in_((*OPEN_STATUSES, "proposed")))).all()
     if len(unfinished) >= settings.max_open_requests:
-        raise UserError(str(_l("There are already %(n)d requests waiting for this patient. "
-                               "Wait for an answer, or cancel one.", n=len(unfinished))),
+        raise UserError(ngettext("There is already %(num)d request waiting for this patient. "
+                                 "Wait for an answer, or cancel it.",
+                                 "There are already %(num)d requests waiting for this patient. "
+                                 "Wait for an answer, or cancel one.", len(unfinished)),
                         code="too_many")
     row = AssistanceRequest(
         brand_id=brand.slug, patient_id=patient.id, submitted_by_id=actor.id,

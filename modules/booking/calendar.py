@@ -91,7 +91,7 @@ def set_weekly_rules(session: Session, actor: User, brand: BrandConfig,
     calendar = _own_calendar(session, actor, brand)
     per_day = Counter(r.weekday for r in ranges)
     if per_day and max(per_day.values()) > MAX_RANGES_A_DAY:
-        raise UserError(str(_l("At most %(n)s ranges a day.", n=MAX_RANGES_A_DAY)), code="too_many",
+        raise UserError(str(_l("At most %(n)d ranges a day.", n=MAX_RANGES_A_DAY)), code="too_many",
                         field="ranges")
     ordered = sorted(ranges, key=lambda r: (r.weekday, r.start_minute))
     if any(a.weekday == b.weekday and b.start_minute < a.end_minute
@@ -153,7 +153,7 @@ def _price_minor(brand: BrandConfig, data: AppointmentTypeInput) -> int:
     if data.catalog_key is not None:
         entry = next((t for t in pricing.appointment_types if t.key == data.catalog_key), None)
         if entry is None:
-            raise UserError(str(_l("%(brand)s has no appointment type '%(key)s'.",
+            raise UserError(str(_l("%(brand)s has no appointment type “%(key)s”.",
                                    brand=brand.name, key=data.catalog_key)),
                             code="invalid", field="catalog_key")
         if entry.price is not None:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
@@ -101,9 +102,11 @@ def occurrence_starts(zone: str, first_start: datetime, rule: SeriesRule,
                             code="invalid", field="until")
         wanted = days // step.days + 1
     if wanted > max_occurrences:
-        raise UserError(str(_l("A series has at most %(max)d appointments here; this one would "
-                               "have %(n)d. Choose fewer or an earlier end date.",
-                               max=max_occurrences, n=min(wanted, _HARD_LIMIT))),
+        raise UserError(ngettext("A series has at most %(num)d appointment here; this one "
+                                 "would have %(n)d. Choose fewer or an earlier end date.",
+                                 "A series has at most %(num)d appointments here; this one "
+                                 "would have %(n)d. Choose fewer or an earlier end date.",
+                                 max_occurrences, n=min(wanted, _HARD_LIMIT)),
                         code="too_many", field="count")
     starts = []
     for k in range(wanted):

@@ -121,7 +121,7 @@ def parse_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UserError(str(_l("'%(zone)s' is not a time zone (e.g. 'Europe/Madrid').",
+        raise UserError(str(_l("“%(zone)s” is not a time zone (e.g. Europe/Madrid).",
                                zone=value)),
                         code="invalid_timezone", field="timezone") from exc
     return value

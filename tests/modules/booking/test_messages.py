@@ -43,4 +43,4 @@ def test_an_unknown_zone_is_named_in_the_message() -> None:
     with pytest.raises(UserError) as caught:
         parse_zone("Mars/Olympus")
     assert (caught.value.code, caught.value.field) == ("invalid_timezone", "timezone")
-    assert caught.value.message == "'Mars/Olympus' is not a time zone (e.g. 'Europe/Madrid')."
+    assert caught.value.message == "“Mars/Olympus” is not a time zone (e.g. Europe/Madrid)."
