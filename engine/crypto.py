@@ -21,6 +21,10 @@ attribute callers use::
 ``mapped_column`` and assign ``None``. The database column is TEXT in every case (a migration
 declares ``sa.Column("body", sa.Text())`` plus ``sa.Column("seal", sa.String(32),
 nullable=False)``); the stored value is ``dp1:<key id>:<base64url(nonce | ciphertext | tag)>``.
+The associated data is ``dp1|<key id>|<table>.<column>|<seal>``: the seal stands for the row
+(a token moved together with its seal is the same row, moved). Rotation needs the table's
+integer primary key to be ``id``. Converting an existing plaintext column: a migration that
+encrypts its rows with :class:`EncryptedColumn` (``engine/migrations/versions/0016_crypto.py``).
 
 Reading and writing (services)
 ------------------------------
