@@ -112,12 +112,12 @@ def _delete_demo_accounts(session: Session, people: Sequence[DemoPerson],
     pairs = [(_realm(p, brands), identity.normalize_email(p.email)) for p in people]
     ids = set(session.scalars(select(User.id).where(
         or_(*[(User.realm == realm) & (User.email == email) for realm, email in pairs]))))
-    _delete_rows_of_users(session, ids)
+    delete_rows_of_users(session, ids)
     session.execute(delete(User).where(User.id.in_(ids)))
     session.flush()
 
 
-def _delete_rows_of_users(session: Session, user_ids: set[int]) -> None:
+def delete_rows_of_users(session: Session, user_ids: set[int]) -> None:
     """Delete the rows that would keep ``user_ids`` from being deleted (those behind a RESTRICT
     or NO ACTION foreign key, and theirs in turn; CASCADE and SET NULL the database does
     itself), children first. Demo data only: real accounts are closed through the privacy

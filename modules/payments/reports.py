@@ -139,8 +139,7 @@ def reconcile(session: Session, brand: BrandConfig, month: str) -> Reconciliatio
                 LedgerEntry.created_at < end, LedgerEntry.currency == brand.currency)
     rows = session.execute(
         select(Payment.specialist_id, LedgerEntry.kind, LedgerEntry.account_type,
-               func.sum(LedgerEntry.amount_minor),
-               func.count(distinct(LedgerEntry.transaction_key)))
+               func.sum(LedgerEntry.amount_minor), func.count(LedgerEntry.id))
         .select_from(LedgerEntry).join(Payment, Payment.id == LedgerEntry.payment_id)
         .where(*in_month)
         .group_by(Payment.specialist_id, LedgerEntry.kind, LedgerEntry.account_type)
@@ -160,8 +159,7 @@ def reconcile(session: Session, brand: BrandConfig, month: str) -> Reconciliatio
             .group_by(LedgerEntry.account_id).execution_options(all_brands=True)):
         totals.payouts -= int(minor)
         per[int(account_id)].payouts -= int(minor)
-    ledger_sum = int(session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
-                                    .where(*in_month).execution_options(all_brands=True)) or 0)
+    direct, ledger_sum = _direct_totals(session, in_month)
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(per)))).all())
     specialists = [SpecialistLine(sid, names.get(sid, f"#{sid}"), t)
                    for sid, t in sorted(per.items(), key=lambda kv: (names.get(kv[0], ""),
@@ -171,7 +169,7 @@ def reconcile(session: Session, brand: BrandConfig, month: str) -> Reconciliatio
         totals=totals, specialists=specialists, purchases=purchases,
         sessions_by_rule=_sessions_by_rule(session, brand, start, end),
         sponsored=_sponsored(session, brand, in_month), ledger_sum=ledger_sum)
-    report.problems = _check(report, _direct_totals(session, in_month))
+    report.problems = _check(report, direct)
     return report
 
 
@@ -232,18 +230,18 @@ def _check(report: Reconciliation, direct: Totals) -> list[str]:
     return problems
 
 
-def _direct_totals(session: Session, in_month: tuple) -> Totals:
-    """The month's totals straight from the ledger (no join to payments): what the report
-    must equal to the cent."""
-    direct = Totals()
+def _direct_totals(session: Session, in_month: tuple) -> tuple[Totals, int]:
+    """The month's totals straight from the ledger (no join to payments), which the report
+    must equal to the cent, and the sum of all the month's entries (zero when balanced)."""
+    direct, everything = Totals(), 0
     for kind, account_type, amount, transactions in session.execute(
             select(LedgerEntry.kind, LedgerEntry.account_type,
-                   func.sum(LedgerEntry.amount_minor),
-                   func.count(distinct(LedgerEntry.transaction_key)))
+                   func.sum(LedgerEntry.amount_minor), func.count(LedgerEntry.id))
             .where(*in_month).group_by(LedgerEntry.kind, LedgerEntry.account_type)
             .execution_options(all_brands=True)):
         _fold(direct, kind, account_type, int(amount), int(transactions))
-    return direct
+        everything += int(amount)
+    return direct, everything
 
 
 def amount(minor: int, currency: str) -> str:

@@ -226,8 +226,13 @@ def test_only_specialist_defined_pricing_lets_a_specialist_name_a_price(
         strategy: str) -> None:
     p = practice()
     wellness = brands["wellness-corp"]
+    offers = {  # package and subscription strategies sell prepaid sessions
+        "packages": [{"key": "five", "name": "Five", "sessions": 5, "price": "200",
+                      "valid_days": 90}],
+        "subscriptions": [{"key": "monthly", "name": "Monthly", "sessions_per_period": 2,
+                           "price_per_month": "120"}]}
     pricing = type(wellness.pricing).model_validate({**wellness.pricing.model_dump(),
-                                                     "strategy": strategy})
+                                                     "strategy": strategy, **offers})
     brand = wellness.model_copy(update={"pricing": pricing})
     own_price = variant(FIRST_VISIT, catalog_key=None, price="10.00")
     refused(db, "price_fixed", lambda: calendar.save_appointment_type(

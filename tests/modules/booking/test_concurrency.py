@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import clock
 from engine.config import BrandConfig
 from engine.db import brand_session, make_sessionmaker
+from engine.demo import delete_rows_of_users
 from engine.identity.models import SpecialistMembership, User
 from engine.platform import Platform
 from engine.web import UserError
@@ -82,6 +83,8 @@ def shared_calendar(platform: Platform, db_engine: Engine) -> Iterator[Calendar2
     finally:
         user_ids = [specialist.id] + [p.id for g in patients.values() for p in g]
         with factory() as s:
+            # rows other modules keep about these appointments (e.g. their payments) first
+            delete_rows_of_users(s, set(user_ids))
             s.execute(delete(Appointment).where(Appointment.specialist_id == specialist.id))
             s.execute(delete(AppointmentType).where(
                 AppointmentType.specialist_id == specialist.id))
