@@ -35,6 +35,7 @@ def expire_brand_holds(session: Session, brand: BrandConfig,
     for payment in due:
         payment.status = "expired"
         services._cancel_checkout(brand, session, payment)
+        services._audit(session, brand, "hold_expired", payment)
         appointment = (session.get(Appointment, payment.appointment_id)
                        if payment.appointment_id else None)
         if appointment is None:

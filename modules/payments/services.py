@@ -55,6 +55,17 @@ def platform_fee(brand: BrandConfig, amount_minor: int) -> int:
     return money.percent_of(amount_minor, brand.payments.commission_percent)
 
 
+def _audit(session: Session, brand: BrandConfig, action: str, payment: Payment,
+           actor: User | None = None, **details: object) -> None:
+    """An audit event of a money action (amounts and references only, never health data)."""
+    from engine import audit
+
+    audit.record(session, action=f"payments.{action}", brand_id=brand.slug, actor=actor,
+                 target_type="payment", target_id=payment.id, patient_id=payment.patient_id,
+                 details={"amount_minor": payment.amount_minor, "currency": payment.currency,
+                          "status": payment.status, **details})
+
+
 def payment_of(session: Session, brand: BrandConfig, payment_id: int) -> Payment:
     """The brand's payment ``payment_id`` (404 when it is not this brand's)."""
     row = session.scalar(select(Payment).where(Payment.id == payment_id,
@@ -182,6 +193,7 @@ def mark_paid(session: Session, actor: User, brand: BrandConfig, payment_id: int
         raise UserError(str(_l("This payment is not waiting to be paid.")),
                         code="not_payable", status=409)
     _settle(session, brand, payment)
+    _audit(session, brand, "mark_paid", payment, actor)
     return payment
 
 
@@ -199,6 +211,7 @@ def confirm_paid(session: Session, brand: BrandConfig, payment: Payment, *,
         return False
     late = payment.status == "expired"
     _settle(session, brand, payment)
+    _audit(session, brand, "confirm_paid", payment, provider=payment.provider)
     appointment = (session.get(Appointment, payment.appointment_id)
                    if payment.appointment_id else None)
     if late or (appointment is not None and appointment.status not in BLOCKING_STATUSES
@@ -273,6 +286,7 @@ def refund(session: Session, actor: User, brand: BrandConfig, payment_id: int,
                                high=money.format_minor(left, payment.currency))),
                         code="invalid_amount", field="amount")
     _refund(session, brand, payment, amount, reason=reason)
+    _audit(session, brand, "refund", payment, actor, refunded_minor=amount, reason=reason)
     return payment
 
 
@@ -315,3 +329,6 @@ def appointment_cancelled(session: Session, brand: BrandConfig, appointment: App
     if appointment.status != "late_cancelled" or settings.refund_inside_window == "full":
         pricing.release(session, brand, payment, appointment.start_at)
     _refund(session, brand, payment, amount, reason="appointment_cancelled")
+    if amount:
+        _audit(session, brand, "refund", payment, refunded_minor=amount,
+               reason="appointment_cancelled")

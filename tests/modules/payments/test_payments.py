@@ -233,3 +233,17 @@ def test_a_payout_lowers_the_specialists_balance(db, acme, practice, book, creat
     ledger.post_payout(db, brand_id="acme-clinic", specialist_id=spec, amount_minor=5000,
                        currency="EUR", reference="po_1")  # the same payout reported again
     assert ledger.balance(db, "acme-clinic", "specialist", str(spec), "EUR") == 3000
+
+
+def test_money_actions_are_audited_without_health_data(db, acme, practice, book, create_user):
+    from engine.audit_models import AuditEvent
+
+    staff = create_user(role="org_admin")
+    payment = _pay(db, acme, book(acme, create_user(), practice(also_on=()), monday()))
+    services.mark_paid(db, staff, acme, payment.id)
+    services.refund(db, staff, acme, payment.id, 500)
+    events = list(db.scalars(select(AuditEvent).where(
+        AuditEvent.target_type == "payment", AuditEvent.target_id == str(payment.id))
+        .order_by(AuditEvent.seq)))
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("payments.mark_paid", staff.id), ("payments.refund", staff.id)]
