@@ -8,7 +8,8 @@ Two implementations behind one interface:
   connected to different web processes (or machines) receive each other's messages.
 
 ``broker_for(runtime)`` returns the one broker of a runtime (built on first use). Messages are
-JSON-able dicts; channels are plain strings that callers namespace (``video:<brand>:<id>``).
+JSON-able dicts, read-only once published (subscribers may share one copy); channels are plain
+strings that callers namespace (``video:<brand>:<id>``).
 Delivery is at most once and only to subscribers present when the message is published: the
 broker is for live traffic, never for anything that must survive a restart (that goes to the
 database).
@@ -133,11 +134,12 @@ class MemoryBroker:
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         # A round trip through JSON: the same messages (and the same failures on values that
         # are not JSON-able) as through Redis, and no subscriber shares the sender's dict.
-        data = json.dumps(message)
+        # Subscribers share the one decoded copy: messages are read-only once published.
+        delivered = json.loads(json.dumps(message))
         with self._lock:
             subscribers = list(self._channels.get(channel, ()))
         for sub in subscribers:
-            sub._deliver(json.loads(data))
+            sub._deliver(delivered)
 
     def subscribe(self, channel: str) -> _QueueSubscription:
         sub = _QueueSubscription(channel, self._unsubscribe)
@@ -246,8 +248,8 @@ class RedisBroker:
                 continue
             with self._lock:
                 subs = list(self._local._channels.get(channel[len(self._prefix):], ()))
-            for sub in subs:
-                sub._deliver(message if len(subs) == 1 else dict(message))
+            for sub in subs:  # one decoded copy for all: messages are read-only
+                sub._deliver(message)
 
     def close(self) -> None:
         self._stop.set()
