@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -104,11 +105,16 @@ def load_events(url: str, total: int, key: bytes) -> tuple[float, float]:
     return compute, write
 
 
-def run_verify(url: str, env: dict[str, str]) -> tuple[float, str, int]:
+def run_verify(url: str, env: dict[str, str]) -> tuple[float, str, int, float]:
+    """(wall seconds, output, exit status, CPU seconds of the command's process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "cli.py", "audit", "verify"], cwd=ROOT,
                           env={**env, "DATABASE_URL": url}, capture_output=True, text=True)
-    return time.perf_counter() - t0, proc.stdout + proc.stderr, proc.returncode
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, proc.stdout + proc.stderr, proc.returncode, cpu
 
 
 def append_rate(url: str, writers: int, per_writer: int) -> float:
@@ -156,12 +162,14 @@ def main() -> None:
             conn.execute(text("VACUUM ANALYZE audit_event"))
         engine.dispose()
 
-        elapsed, out, code = run_verify(url, env)
+        elapsed, out, code, cpu = run_verify(url, env)
         assert code == 0, out
         print("$ python cli.py audit verify")
         print("\n".join("  " + line for line in out.strip().splitlines()))
         print(f"  wall time of the command (with interpreter start): {elapsed:.2f}s, "
-              f"{args.events / elapsed:,.0f} events/s")
+              f"{args.events / elapsed:,.0f} events/s; its CPU time {cpu:.1f}s "
+              f"({args.events / cpu:,.0f} events per CPU-second; PostgreSQL's share not "
+              f"counted); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
         # tamper in the middle of the largest chain, as the database owner would
         target = 300_000 if args.events >= 700_000 else max(1, args.events // 4)
@@ -171,7 +179,7 @@ def main() -> None:
             conn.execute(text("UPDATE audit_event SET actor_id = 7 WHERE chain = "
                               "'brand:acme-clinic' AND seq = :s"), {"s": target})
         engine.dispose()
-        elapsed, out, code = run_verify(url, env)
+        elapsed, out, code, cpu = run_verify(url, env)
         broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
         assert code == 1 and broken and f"#{target} " in broken[0], out
         print(f"after editing brand:acme-clinic #{target}: exit {code} in {elapsed:.2f}s")
