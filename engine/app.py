@@ -10,14 +10,14 @@ import hmac
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, make_response, request, send_from_directory
+from flask import Flask, Response, make_response, render_template, request, send_from_directory
 from flask import session as flask_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, NotFound
 
-from engine import i18n
+from engine import i18n, security
 from engine.config import LoadedBrand
 from engine.identity import auth
 from engine.identity.permissions import public, role_permissions
@@ -121,6 +121,10 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
     auth.init_app(app)
 
     static_dirs = [d / "static" for d in dirs]
+    # then each enabled module's own static folder (beside its templates): its scripts
+    static_dirs += [m.template_folder.parent / "static" for m in enabled
+                    if m.template_folder is not None
+                    and (m.template_folder.parent / "static").is_dir()]
 
     @app.route("/static/<path:filename>", endpoint="static")
     @public
@@ -130,6 +134,16 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
                 resp = send_from_directory(d, filename, max_age=3600)
                 return resp
         raise NotFound()
+
+    @app.route("/brand.css", endpoint="brand_css")
+    @public
+    def brand_css() -> Response:
+        # The theme colours as a stylesheet: the CSP allows no inline <style>.
+        resp = make_response(render_template("brand.css", brand=cfg))
+        resp.mimetype = "text/css"
+        resp.cache_control.public = True
+        resp.cache_control.max_age = 300
+        return resp
 
     from engine import health, portals
 
@@ -149,6 +163,11 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
             m.on_mount(app, ctx)
 
     _wire_request_cycle(app)
+    sec = cfg.security
+    lifetimes = security.Lifetimes(idle_seconds=sec.session_idle_minutes * 60,
+                                   absolute_seconds=sec.session_absolute_hours * 3600)
+    security.enforce_lifetimes(app, lambda: lifetimes, "account.signin",
+                               on_expire=auth.session_expired_notice)
     # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
     from engine import audit
     from engine.web import db
@@ -159,11 +178,7 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
 
 def _security_headers(resp: Response) -> None:
     resp.vary.add("Host")  # one process serves many hosts: caches must key on it
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "same-origin")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
-    if request.is_secure:
-        resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    security.apply_headers(resp, security.brand_policy())
     # A signed-in page may show health data: no browser or proxy keeps a copy.
     if "_user_id" in flask_session and "Cache-Control" not in resp.headers:
         resp.headers["Cache-Control"] = "private, no-store"

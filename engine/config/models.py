@@ -278,6 +278,24 @@ class Permissions(Strict):
     deny: dict[Literal["patient", "specialist", "org_admin", "affiliate"], tuple[str, ...]] = {}
 
 
+class Security(Strict):
+    """Session lifetimes and the second factor on this brand (the console has its own)."""
+
+    session_idle_minutes: int = Field(30, ge=5, le=24 * 60, description="a signed-in session "
+                                      "ends after this long without a request")
+    session_absolute_hours: int = Field(12, ge=1, le=24 * 30, description="a signed-in session "
+                                        "ends this long after sign-in, active or not")
+    # roles that must set up a second factor (TOTP) before using their portal; operators always
+    # must (on the console). Roles not listed may still enable it on their account page.
+    totp_required_for: tuple[Literal["specialist", "org_admin", "coordinator"], ...] = ()
+
+    @model_validator(mode="after")
+    def _lifetimes(self) -> Security:
+        if self.session_idle_minutes > self.session_absolute_hours * 60:
+            raise ValueError("session_idle_minutes cannot exceed session_absolute_hours")
+        return self
+
+
 class BrandCore(Strict):
     """Fields every brand has. The full model adds ``modules`` (see schema.py)."""
 
@@ -300,6 +318,7 @@ class BrandCore(Strict):
     organizations: tuple[Organization, ...] = ()
     communications: Communications
     permissions: Permissions = Permissions()
+    security: Security = Security()
 
     @model_validator(mode="after")
     def _core_rules(self) -> BrandCore:

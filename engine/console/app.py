@@ -20,9 +20,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, NotFound
 
+from engine import security
 from engine.app import HostOnlySessionInterface
 from engine.console import auth, i18n, views
 from engine.console.state import EXTENSION
+from engine.identity.auth import session_expired_notice
 from engine.identity.permissions import public
 from engine.web import UserError, wants_json
 
@@ -32,8 +34,11 @@ if TYPE_CHECKING:
 CONSOLE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = CONSOLE_DIR / "static"
 
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CSP = security.CONSOLE_POLICY
+
+
+# Operators hold the keys to every brand: shorter sessions than any brand's defaults.
+CONSOLE_LIFETIMES = security.Lifetimes(idle_seconds=20 * 60, absolute_seconds=8 * 3600)
 
 
 def console_secret(platform_secret: str) -> str:
@@ -84,6 +89,8 @@ def build_console_app(platform: Platform) -> Flask:
         return send_from_directory(STATIC_DIR, filename, max_age=3600)
 
     _wire_request_cycle(app)
+    security.enforce_lifetimes(app, lambda: CONSOLE_LIFETIMES, "auth.signin",
+                               on_expire=session_expired_notice)
     # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
     from engine import audit
     from engine.console.state import console_db
@@ -124,10 +131,7 @@ def _wire_request_cycle(app: Flask) -> None:
                     session.rollback()
             finally:
                 session.close()
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Content-Security-Policy", CSP)
+        security.apply_headers(resp, CSP)
         if resp.mimetype == "text/html":
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

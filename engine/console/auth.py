@@ -29,9 +29,10 @@ from wtforms.validators import DataRequired, Email, Length
 from engine.console import services
 from engine.console.i18n import LOCALES
 from engine.console.state import console_db
-from engine.identity.auth import end_session, safe_next_target, start_session
+from engine.identity.auth import end_session, safe_next_target
 from engine.identity.models import User
 from engine.identity.permissions import ACCESS_ATTR, public
+from engine.identity.second_factor import begin_pending, needs_second_step
 from engine.web import UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +80,9 @@ def init_app(app: Flask) -> None:
         return services.load_operator(console_db(), user_id)
 
     app.register_blueprint(bp)
+    from engine.console import second_factor
+
+    app.register_blueprint(second_factor.bp)
 
 
 def _safe_next(default: str) -> str:
@@ -102,8 +106,11 @@ def signin() -> Any:
             audit.record_signin_failure(exc.code, form.email.data or "")
             form.password.errors.append(exc.message)
             return render_template("console/signin.html", form=form), exc.status
-        start_session(user)  # the brands' rule: a fresh session, no fixation
-        return redirect(_safe_next(url_for("console.brands")))
+        # Operators always have a second step: the code, or setting up their authenticator
+        # first. Only then does start_session (a fresh session, no fixation) sign them in.
+        step = needs_second_step(console_db(), None, user) or "code"
+        begin_pending(user, _safe_next(url_for("console.brands")), step)
+        return redirect(url_for(f"mfa.{step}"))
     status = 200 if request.method == "GET" else 400
     return render_template("console/signin.html", form=form), status
 

@@ -25,7 +25,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
-from engine.identity import services
+from engine import security
+from engine.identity import second_factor, services
 from engine.identity.models import User
 from engine.identity.permissions import public, requires
 from engine.notify import send_email
@@ -106,6 +107,7 @@ def init_app(app: Flask) -> None:
     manager.login_message = _l("Please sign in to continue.")  # type: ignore[assignment]
     manager.session_protection = "strong"
     manager.init_app(app)
+    app.register_blueprint(second_factor.bp)
 
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
@@ -172,6 +174,12 @@ def start_session(user: User) -> None:
     from engine import audit
 
     audit.record_request("auth.signin", actor=user, target_type="user", target_id=user.id)
+    security.mark_session_start()
+
+
+def session_expired_notice() -> None:
+    """Tell the visitor why they are at the sign-in page again (idle or absolute timeout)."""
+    flash(_("Your session has ended. Please sign in again."), "info")
 
 
 def _mail(user: User, template: str, **context: Any) -> None:
@@ -226,9 +234,18 @@ def signin() -> Any:
             form.password.errors.append(exc.message)
             status = exc.status
         else:
-            start_session(user)
-            return redirect(_safe_next(home_for(user)))
+            return _signed_in(user, _safe_next(home_for(user)))
     return render_template("account/signin.html", form=form), status
+
+
+def _signed_in(user: User, target: str) -> Any:
+    """The password was right: ask for the second step when there is one, else sign in."""
+    step = second_factor.needs_second_step(db(), current_brand.config, user)
+    if step is not None:
+        second_factor.begin_pending(user, target, step)
+        return redirect(url_for(f"second_factor.{step}"))
+    start_session(user)
+    return redirect(target)
 
 
 @bp.route("/signout", methods=["POST"])
@@ -280,13 +297,13 @@ def reset(token: str) -> Any:
                 raise
             form.password.errors.append(exc.message)
         else:
-            start_session(user)
             from engine import audit
 
             audit.record_request("auth.password_reset", actor=user, target_type="user",
                                  target_id=user.id)
             flash(_("Your password is changed."), "success")
-            return redirect(home_for(user))
+            # an emailed link proves the mailbox, not the second factor
+            return _signed_in(user, home_for(user))
     return render_template("account/reset.html", form=form), 200 if not form.errors else 400
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine import clock
+from engine.crypto import EncryptedText, Sealed, encrypted
 from engine.db import Base, BrandScoped
 
 ROLES = ("patient", "specialist", "org_admin", "coordinator", "affiliate", "operator")
@@ -114,9 +115,50 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+    # lockouts in a row: each one lasts twice as long as the last (progressive lockout)
+    lockouts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<SignInThrottle {self.scope} failures={self.failures} until={self.locked_until}>"
+
+
+class SecondFactor(Sealed, Base):
+    """A user's TOTP authenticator. Active once confirmed with a code from the app.
+
+    The shared secret is encrypted at rest (engine.crypto); ``last_step`` is the 30-second time
+    step of the last accepted code, so the same code (or an older one) never works twice.
+    """
+
+    __tablename__ = "identity_second_factor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("identity_user.id", ondelete="CASCADE"),
+                                         unique=True)
+    secret_sealed: Mapped[str] = mapped_column(
+        "secret", EncryptedText("identity_second_factor.secret"))
+    secret = encrypted("secret_sealed")
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<SecondFactor user={self.user_id} confirmed={self.confirmed_at is not None}>"
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code for a lost authenticator; only its argon2 hash is kept."""
+
+    __tablename__ = "identity_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("identity_user.id", ondelete="CASCADE"),
+                                         index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<RecoveryCode {self.id} user={self.user_id} used={self.used_at is not None}>"
 
 
 def brand_realm(brand_id: str) -> str:

@@ -2,7 +2,8 @@
 
 The counters live in the database (``identity_sign_in_throttle``) so that every web process
 enforces the same limits. A key that reaches its limit inside the window is locked for a short
-while; a successful sign-in clears the account's counter. The address counter is not cleared by a
+while, and each further lockout in a row twice as long (up to an hour); a successful sign-in
+clears the account's counter. The address counter is not cleared by a
 success, or an attacker could reset it by signing in to an account of their own between guesses.
 """
 
@@ -26,6 +27,14 @@ class Limit:
     failures: int
     window: timedelta
     lockout: timedelta
+    # progressive: each lockout in a row lasts twice the last, up to this
+    max_lockout: timedelta = timedelta(hours=1)
+    # a key that stayed out of trouble this long after its last lockout starts over
+    forgive_after: timedelta = timedelta(hours=24)
+
+    def lockout_for(self, lockouts: int) -> timedelta:
+        """How long the ``lockouts``-th lockout in a row lasts (1: the first)."""
+        return min(self.lockout * 2 ** max(0, min(lockouts - 1, 16)), self.max_lockout)
 
 
 ACCOUNT_LIMIT = Limit(failures=5, window=timedelta(minutes=15), lockout=timedelta(minutes=5))
@@ -98,11 +107,14 @@ def _count(session: Session, scope: str, key: str) -> datetime | None:
     limit = LIMITS[scope]
     now = clock.now()
     row = _row(session, scope, key)
+    if row.locked_until is not None and row.locked_until + limit.forgive_after <= now:
+        row.lockouts = 0
     if row.window_started_at is None or row.window_started_at + limit.window <= now:
         row.window_started_at, row.failures = now, 0
     row.failures += 1
     if row.failures >= limit.failures:
-        row.locked_until = now + limit.lockout
+        row.lockouts = (row.lockouts or 0) + 1
+        row.locked_until = now + limit.lockout_for(row.lockouts)
         row.failures, row.window_started_at = 0, None
     session.flush()
     return row.locked_until if row.locked_until and row.locked_until > now else None

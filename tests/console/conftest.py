@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from werkzeug.test import TestResponse
 
 from engine.db import make_sessionmaker
-from engine.identity.models import User
+from engine.identity.models import PLATFORM_REALM, User
 from engine.platform import Platform
 from engine.runtime import Runtime, set_current
 from engine.settings import PlatformSettings
 from tests.conftest import PASSWORD, BrandClient
+from tests.security.support import enroll, next_code
 
 CONSOLE_HOST = "admin.localhost"
 
@@ -36,16 +38,27 @@ def console(platform: Platform, console_for: Callable[[Platform], BrandClient]) 
 
 
 @pytest.fixture
-def console_signin() -> Callable[..., TestResponse]:
-    def do(client: BrandClient, email: str, password: str = PASSWORD) -> TestResponse:
-        return client.submit("/signin", {"email": email, "password": password})
+def console_signin(db: Any) -> Callable[..., TestResponse]:
+    """Sign in with the password and, when asked, a fresh code of the operator's authenticator
+    (operators always have a second step; see tests/security for its own tests)."""
+
+    def do(client: BrandClient, email: str, password: str = PASSWORD,
+           path: str = "/signin") -> TestResponse:
+        resp = client.submit(path, {"email": email, "password": password})
+        if resp.status_code == 302 and resp.headers["Location"] == "/signin/code":
+            user = db.scalar(select(User).where(User.realm == PLATFORM_REALM,
+                                                User.email == email))
+            resp = client.submit("/signin/code", {"code": next_code(db, user)})
+        return resp
 
     return do
 
 
 @pytest.fixture
-def operator(create_user: Callable[..., User]) -> User:
-    return create_user(role="operator", brand=None, name="Olga Operator")
+def operator(create_user: Callable[..., User], db: Any) -> User:
+    user = create_user(role="operator", brand=None, name="Olga Operator")
+    enroll(db, user)
+    return user
 
 
 @pytest.fixture

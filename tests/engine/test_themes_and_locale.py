@@ -45,6 +45,8 @@ def test_home_page_renders_in_brand_theme_and_language(
     assert marker in html
     assert foreign_marker not in html
     colors = platform.brands[slug].loaded.config.theme.colors
+    assert '<link rel="stylesheet" href="/brand.css">' in html
+    html = client_for(slug).get("/brand.css").get_data(as_text=True)  # the theme colours
     assert f"--color-primary: {colors.primary};" in html
     assert f"--color-accent: {colors.accent};" in html
     assert f"--color-bg: {colors.background};" in html

@@ -5,7 +5,6 @@ booking_intake_answers and nowhere else."""
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -98,9 +97,9 @@ def shortlist(client: BrandClient, notes: str = SECRET) -> str:
 
 
 def token_in(body: str) -> str:
-    found = re.search(r"var token = (\"[^\"]+\");", body)
+    found = re.search(r'<script src="[^"]+/shortlist\.js" data-intake-token="([^"]+)"', body)
     assert found, "the shortlist carries no token"
-    return str(json.loads(found.group(1)))
+    return html.unescape(found.group(1))
 
 
 def tables_holding(db: Session, needle: str) -> set[str]:
