@@ -25,6 +25,8 @@ from engine.db import brand_session, make_sessionmaker
 from engine.demo import delete_rows_of_users
 from engine.identity.models import SpecialistMembership, User
 from engine.platform import Platform
+from engine.privacy.consent import current_documents
+from engine.privacy.models import ConsentRecord
 from engine.web import UserError
 from modules.booking import services as booking
 from modules.booking.models import Appointment, AppointmentType, Calendar, WeeklyRule
@@ -75,6 +77,12 @@ def shared_calendar(platform: Platform, db_engine: Engine) -> Iterator[Calendar2
                                 email=f"race-{tag}-{i}@example.com", name=f"Patient {i}",
                                 password_hash="-") for i in range(15)] for slug in BRANDS}
         s.add_all(p for group in patients.values() for p in group)
+        s.flush()
+        # the patients have given their brand's consents (video appointments need telehealth)
+        s.add_all(ConsentRecord(brand_id=slug, user_id=p.id, document_key=doc.key,
+                                version=doc.version, granted=True, method="signup")
+                  for slug, group in patients.items() for p in group
+                  for doc in current_documents(brands[slug]))
         s.commit()
         setup = Calendar2Brands(factory, brands, specialist.id,
                                 {slug: t.id for slug, t in types.items()}, patients)
