@@ -78,6 +78,9 @@ def build_console_app(platform: Platform) -> Flask:
     from engine.console import audit_views
 
     app.register_blueprint(audit_views.bp)
+    from engine.privacy import console_views as privacy_console
+
+    app.register_blueprint(privacy_console.bp)
     for m in console_modules:
         app.register_blueprint(m.console, url_prefix=f"/m/{m.name}")  # type: ignore[arg-type]
 
