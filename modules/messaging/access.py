@@ -93,6 +93,20 @@ def patient_of_brand(session: Session, brand: BrandConfig, patient_id: int) -> U
     return found
 
 
+def patient_by_email(session: Session, brand: BrandConfig, email: str) -> User:
+    """The patient account of ``brand`` with ``email``; a clear error when there is none."""
+    from engine.identity.models import brand_realm
+    from engine.identity.services import normalize_email
+
+    found = session.scalar(select(User).where(User.realm == brand_realm(brand.slug),
+                                              User.email == normalize_email(email),
+                                              User.role == "patient"))
+    if found is None:
+        raise UserError(_("No patient of %(brand)s has the email %(email)s.", brand=brand.name,
+                          email=email.strip()[:254]), code="unknown_patient", field="email")
+    return found
+
+
 def care_team(session: Session, brand: BrandConfig) -> list[User]:
     """The brand's care team: its coordinators."""
     return list(session.scalars(select(User).where(User.role == "coordinator",

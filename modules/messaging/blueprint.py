@@ -30,7 +30,12 @@ from engine.identity.models import User
 from engine.identity.permissions import public, requires
 from engine.web import UserError, current_brand, db, discard_writes
 from modules.messaging import services
-from modules.messaging.access import settings_of, specialists_of_patient, visible_thread
+from modules.messaging.access import (
+    patient_by_email,
+    settings_of,
+    specialists_of_patient,
+    visible_thread,
+)
 from modules.messaging.attachments import Upload, human_size
 from modules.messaging.notifications import set_email_preference, wants_email
 from modules.messaging.rendering import message_html
@@ -166,10 +171,11 @@ def _routes(bp: Blueprint, permission: str) -> None:
     @bp.route("/attachments/<int:attachment_id>", endpoint="download")
     @requires(permission)
     def download(attachment_id: int) -> Any:
-        row, data = services.download(db(), _actor(), current_brand.config, attachment_id,
-                                      _data_dir())
+        row, data, thread = services.download(db(), _actor(), current_brand.config,
+                                              attachment_id, _data_dir())
         audit.record_request("messaging.attachment.download",
-                             target_type="messaging_attachment", target_id=row.id)
+                             target_type="messaging_attachment", target_id=row.id,
+                             patient_id=thread.patient_id)
         resp = send_file(io.BytesIO(data), mimetype=row.content_type, as_attachment=True,
                          download_name=row.filename, max_age=0, etag=False)
         resp.headers["X-Content-Type-Options"] = "nosniff"
@@ -215,6 +221,15 @@ def start_with_patient(patient_id: int) -> Any:
     found = services.open_specialist_thread(db(), _actor(), current_brand.config,
                                             other_id=patient_id)
     return redirect(url_for("messaging_specialist.thread", thread_id=found.id))
+
+
+@care_team_bp.route("/start", methods=["POST"])
+@requires("messaging.care_team")
+def start_by_email() -> Any:
+    patient = patient_by_email(db(), current_brand.config, request.form.get("email", ""))
+    found = services.open_care_team_thread(db(), _actor(), current_brand.config,
+                                           patient_id=patient.id)
+    return redirect(url_for("messaging_care_team.thread", thread_id=found.id))
 
 
 @care_team_bp.route("/with/<int:patient_id>", methods=["POST"])

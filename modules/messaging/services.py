@@ -239,8 +239,8 @@ def post_message(session: Session, actor: User, brand: BrandConfig, thread_id: i
 
 
 def download(session: Session, actor: User, brand: BrandConfig, attachment_id: int,
-             data_dir: Path) -> tuple[Attachment, bytes]:
-    """An attachment of a thread ``actor`` takes part in, with its decrypted content."""
+             data_dir: Path) -> tuple[Attachment, bytes, Thread]:
+    """An attachment of a thread ``actor`` takes part in, its decrypted content, its thread."""
     settings_of(brand)
     row = session.scalar(select(Attachment).where(Attachment.id == attachment_id,
                                                   Attachment.brand_id == brand.slug))
@@ -249,12 +249,12 @@ def download(session: Session, actor: User, brand: BrandConfig, attachment_id: i
     message = session.get(Message, row.message_id)
     if message is None:
         raise not_found()
-    visible_thread(session, actor, brand, message.thread_id)
+    thread = visible_thread(session, actor, brand, message.thread_id)
     try:
         data = files.read(data_dir, brand.slug, row.storage_name, row.seal)
     except FileNotFoundError:
         raise not_found() from None
-    return row, data
+    return row, data, thread
 
 
 def upcoming_appointment(session: Session, brand: BrandConfig, thread: Thread) -> Any:

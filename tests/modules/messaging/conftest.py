@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -75,7 +75,9 @@ def cast(db: Session, configs: dict[str, BrandConfig], create_user: Callable[...
     coordinator = create_user(role="coordinator", name="Coral Coordinator")
     appointment = book_appointment(db, acme, patient, specialist)
     # the wellness patient saw the same specialist there: a relationship on the other brand only
-    book_appointment(db, configs["wellness-corp"], other, specialist)
+    # (another day: one calendar across brands, PostgreSQL refuses an overlap)
+    book_appointment(db, configs["wellness-corp"], other, specialist,
+                     start=clock.now() + timedelta(days=5))
     return Cast(patient, specialist, third, lone, other, coordinator, appointment)
 
 
@@ -95,5 +97,3 @@ def browser(db: Session, client_for: Callable[[str], BrandClient],
 
     return make
 
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -146,3 +146,19 @@ def test_attachment_rows_never_leak_across_brands(db: object, cast: Cast,
 
     with brand_session(current().sessions, "wellness-corp") as other:
         assert other.scalar(select(func.count(Attachment.id))) == 0
+
+
+def test_a_coordinator_writes_to_a_patient_of_their_brand_by_email(
+        cast: Cast, browser: Callable[..., BrandClient]) -> None:
+    coordinator = browser(cast.coordinator)
+    resp = coordinator.submit("/org/messages/start", {"email": cast.patient.email.upper()},
+                              form_page="/org/messages/")
+    assert resp.status_code == 302
+    thread_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    patient = browser(cast.patient)
+    assert open_thread(patient, "/messages/care-team") == thread_id
+    # a patient of another brand is not found here
+    resp = coordinator.submit("/org/messages/start", {"email": cast.other_brand_patient.email},
+                              form_page="/org/messages/")
+    assert resp.status_code == 400
+    assert "No patient of Acme Clinic has the email" in resp.get_data(as_text=True)
