@@ -68,3 +68,32 @@ def test_an_unknown_brand_is_refused_with_a_suggestion(db):
 def test_a_bad_format_is_refused(db):
     result = _run("reports", "reconcile", "acme-clinic", "--month", MONTH, "--format", "xml")
     assert result.exit_code == 2
+
+
+def test_expire_holds_frees_the_slots_of_unpaid_online_payments(db, platform, practice, book,
+                                                                create_user):
+    from datetime import timedelta
+
+    from engine import clock
+    from modules.booking import calendar
+    from modules.payments.services import payment_for_appointment
+    from tests.modules.payments.conftest import FIRST_VISIT, NOW, monday
+
+    wellness = platform.brands["wellness-corp"].loaded.config  # stripe, 30-minute holds
+    p = practice(also_on=("wellness-corp",))
+    kind = calendar.save_appointment_type(db, p.specialist, wellness, FIRST_VISIT.model_copy(
+        update={"catalog_key": "session", "duration_minutes": 50}))
+    p = type(p)(p.specialist, kind)
+    patient = create_user(brand="wellness-corp")
+    free = book(wellness, patient, p, monday(0, 10))   # the first session is on the house
+    held = book(wellness, patient, p, monday(0, 12))
+    assert payment_for_appointment(db, wellness, free.id).status == "paid"
+    assert payment_for_appointment(db, wellness, held.id).status == "held"
+    assert _run("payments", "expire-holds").output == "0 hold(s) expired\n"
+    with clock.freeze(NOW + timedelta(minutes=31)):
+        result = _run("payments", "expire-holds")
+    assert result.output == "1 hold(s) expired\n", result.output
+    db.expire_all()
+    assert payment_for_appointment(db, wellness, held.id).status == "expired"
+    assert db.get(type(held), held.id).status == "cancelled"
+    assert db.get(type(free), free.id).status == "confirmed"
