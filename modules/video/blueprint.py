@@ -58,7 +58,7 @@ def room(token: str) -> Any:
     """Device check, waiting room and call: one page, driven by static/video.js."""
     cfg = current_brand.config
     try:
-        opened = services.open_link(db(), _actor(), cfg, _secret(), token)
+        opened = services.open_link(db(), _actor(), cfg, _secret(), token, create_visit=False)
     except services.LinkRefused as exc:
         return _refused(exc)
     settings = services.video_settings(cfg)

@@ -89,7 +89,7 @@ def visit_of(session: Session, appointment: Appointment) -> Visit:
 class Opened:
     """A link that opens a room: the visit, its appointment, who opened it and the other."""
 
-    visit: Visit
+    visit: Visit  # None only from open_link(create_visit=False) before anyone joined
     appointment: Appointment
     role: str
     user: User
@@ -98,8 +98,11 @@ class Opened:
 
 
 def open_link(session: Session, actor: User, brand: BrandConfig, platform_secret: str,
-              token: str) -> Opened:
+              token: str, *, create_visit: bool = True) -> Opened:
     """Check ``token`` for ``actor`` on ``brand`` now; :class:`LinkRefused` says why not.
+
+    The visit is made on first use unless ``create_visit`` is false (a page that only shows
+    the room writes nothing; joining it makes the visit). Without it ``visit`` may be None.
 
     The signature and the participant are checked before anything about the appointment is
     looked at, so a link never tells a stranger whether an appointment exists or changed.
@@ -132,8 +135,9 @@ def open_link(session: Session, actor: User, brand: BrandConfig, platform_secret
     peer_id = appointment.patient_id if claim.role == "specialist" else appointment.specialist_id
     peer = session.get(User, peer_id)
     assert peer is not None  # foreign key
-    return Opened(visit or visit_of(session, appointment), appointment, claim.role, actor, peer,
-                  closes_at)
+    if visit is None and create_visit:
+        visit = visit_of(session, appointment)
+    return Opened(visit, appointment, claim.role, actor, peer, closes_at)  # type: ignore[arg-type]
 
 
 def record_event(session: Session, visit: Visit, user_id: int | None, role: str, kind: str,

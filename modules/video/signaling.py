@@ -138,6 +138,7 @@ class Connection:
     def _handle(self, kind: str, message: dict[str, Any]) -> None:
         if kind == "admit" and self.role == "specialist":
             self.actions.admit()
+            self.admitted = True  # before the broadcast comes back: an offer may follow at once
             self.broker.publish(self.channel, {"type": "admitted", "from": self.role,
                                                "sender": self.conn_id})
         elif kind == "end" and self.role == "specialist":

@@ -64,9 +64,10 @@ def call_flow(specialist_server: LiveServer, patient_server: LiveServer) -> None
     assert patient.expect("error")["code"] == "unknown_type"
 
     specialist.send(type="admit")
+    # at once, before the admission's broadcast came back to the specialist's own connection
+    specialist.send(type="offer", sdp="v=0 offer", gen=7, extra="dropped")
     assert patient.expect("admitted")["type"] == "admitted"
     specialist.expect("admitted")
-    specialist.send(type="offer", sdp="v=0 offer", gen=7, extra="dropped")
     offer = patient.expect("offer")
     assert (offer["sdp"], offer["gen"], offer["from"]) == ("v=0 offer", 7, "specialist")
     assert "extra" not in offer
