@@ -12,8 +12,9 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from engine.identity.models import User
 from modules.assisted.models import Allocation, AssistanceRequest
@@ -65,22 +66,29 @@ def erase_data(session: Session, user: User, scope: str) -> Mapping[str, int]:
 def purge_needs(session: Session, brand_id: str, cutoff: datetime, *, dry_run: bool,
                 held_user_ids: Collection[int]) -> int:
     """Blank the needs of finished requests last changed before ``cutoff`` (batched), except
-    held patients'. Already blank needs are not counted again (idempotent)."""
-    stmt = select(AssistanceRequest.id).where(
+    held patients'. Already blank needs are not counted again (idempotent).
+
+    The needs are encrypted (no SQL filter on them): candidates are chosen by status and age in
+    SQL, then read and blanked through the model, a batch at a time.
+    """
+    stmt = select(AssistanceRequest).where(
         AssistanceRequest.brand_id == brand_id, AssistanceRequest.status.in_(FINISHED),
-        AssistanceRequest.updated_at < cutoff, AssistanceRequest.needs != REDACTED)
+        AssistanceRequest.updated_at < cutoff)
     if held_user_ids:
         stmt = stmt.where(AssistanceRequest.patient_id.not_in(list(held_user_ids)))
-    stmt = stmt.execution_options(all_brands=True)
-    if dry_run:
-        return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    changed = 0
-    while ids := list(session.scalars(stmt.order_by(AssistanceRequest.id).limit(BATCH))):
-        # updated_at keeps its value: blanking is not an edit a coordinator made
-        changed += session.execute(
-            update(AssistanceRequest).where(AssistanceRequest.id.in_(ids))
-            .values(needs=REDACTED, updated_at=AssistanceRequest.updated_at)
-            .execution_options(all_brands=True, synchronize_session=False)).rowcount
+    stmt = stmt.order_by(AssistanceRequest.id).limit(BATCH).execution_options(all_brands=True)
+    changed, after = 0, 0
+    while rows := list(session.scalars(stmt.where(AssistanceRequest.id > after))):
+        for row in rows:
+            if row.needs != REDACTED:
+                changed += 1
+                if not dry_run:
+                    row.needs = REDACTED
+                    # blanking is not an edit a coordinator made: keep updated_at (the write
+                    # of the unchanged value stops its onupdate)
+                    flag_modified(row, "updated_at")
+        after = rows[-1].id
+        session.flush()
     return changed
 
 

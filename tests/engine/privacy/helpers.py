@@ -29,7 +29,7 @@ def text_hits(session: Session, needles: list[str]) -> list[tuple[str, str]]:
 
 
 def file_hits(folder: Path, needles: list[str]) -> list[Path]:
-    """Files under ``folder`` (and members of ZIPs) whose bytes contain one of ``needles`` (UTF-8)."""
+    """Files under ``folder`` (and members of ZIPs) whose bytes hold one of ``needles``."""
     found = []
     for path in folder.rglob("*"):
         if path.is_file():
