@@ -156,6 +156,21 @@ def deliver_all(platform: Platform, bodies: list[bytes], threads: int) -> tuple[
     return elapsed, counts
 
 
+def process_directly(platform: Platform, bodies: list[bytes]) -> float:
+    """The same events through :func:`webhooks.process` and a commit each, without HTTP:
+    the cost of the work itself, apart from the web stack."""
+    from modules.payments import webhooks
+
+    config = platform.brands[BRAND].loaded.config
+    started = time.perf_counter()
+    for body in bodies:
+        with brand_session(platform.runtime.sessions, BRAND) as session:
+            outcome = webhooks.process(session, config, body, signature(body))
+            assert outcome.status in ("processed", "duplicate"), outcome
+            session.commit()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -177,6 +192,10 @@ def main() -> None:
             retry_seconds, retry_counts = deliver_all(platform, retries, threads)
             rows.append((threads, len(fresh), seconds, counts, len(retries), retry_seconds,
                          retry_counts))
+        ids = seed(platform, args.payments, len(rows))
+        direct = [body_for(pid, sid) for pid, sid in ids]
+        direct_seconds = process_directly(platform, direct)
+        direct_dup_seconds = process_directly(platform, direct)
         with brand_session(platform.runtime.sessions, BRAND) as session:
             events = session.scalar(select(func.count(StripeEvent.id)))
             paid = session.scalar(select(func.count(Payment.id)).where(Payment.status == "paid"))
@@ -187,7 +206,11 @@ def main() -> None:
     print(f"{'threads':>7}  {'new events/s':>12}  {'duplicates/s':>12}  statuses")
     for threads, n, s, counts, m, rs, rcounts in rows:
         print(f"{threads:>7}  {n / s:>12.0f}  {m / rs:>12.0f}  {counts} / {rcounts}")
+    n = args.payments
+    print(f"{'direct':>7}  {n / direct_seconds:>12.0f}  {n / direct_dup_seconds:>12.0f}  "
+          f"(webhooks.process + commit, no HTTP, 1 thread)")
     print(f"totals: {events} events stored, {paid} payments paid, {entries} ledger entries")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
