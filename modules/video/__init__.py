@@ -71,6 +71,7 @@ class VideoSettings(ModuleSettings):
 def _module() -> Module:
     from modules.video.blueprint import bp, specialist_bp
     from modules.video.data_rights import erase_data, export_data, purge_video_events
+    from modules.video.demo import demo
     from modules.video.hooks import on_mount
 
     return Module(
@@ -92,6 +93,7 @@ def _module() -> Module:
         },
         models="modules.video.models",
         on_mount=on_mount,
+        demo=demo,
         export_data=export_data,
         erase_data=erase_data,
         retention={"video_events": purge_video_events},
