@@ -42,10 +42,12 @@ def authenticate_operator(session: Session, email: str, password: str) -> User |
         User.email == identity.normalize_email(email)))
     # Reuses the identity service's verification so hashing rules (rehash, timing) stay in one
     # place; an unknown email spends the same hashing time as a wrong password.
-    if user is not None and identity.verify_password(user, password):
+    if user is None:
+        identity.spend_hash_time(password)  # as long as a wrong password: one verification
+        return None
+    if identity.verify_password(user, password):
         user.last_sign_in_at = clock.now()
         return user
-    identity.spend_hash_time(password)
     return None
 
 

@@ -256,11 +256,17 @@ def signout() -> Any:
 
 
 def end_session() -> None:
-    """Sign out and drop everything the session held (brands and the console alike)."""
+    """Sign out and drop everything the session held (brands and the console alike).
+
+    The session cookie is signed, not stored: a copy taken before sign-out would stay valid.
+    Moving the account's session epoch revokes every cookie issued so far (this device's and
+    the user's other devices'), so a replayed cookie signs in nobody.
+    """
     if current_user.is_authenticated:
         from engine import audit
 
         audit.record_request("auth.signout")
+        current_user.session_epoch += 1
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")

@@ -167,11 +167,16 @@ def authenticate(session: Session, brand: BrandConfig, email: str, password: str
         User.email == email,
         User.realm.in_([brand_realm(brand.slug), network_realm(network_id(brand))]),
     )).all()
+    hashed = False
     for user in candidates:
-        if is_member(session, brand, user) and verify_password(user, password):
+        if not is_member(session, brand, user):
+            continue
+        hashed = True
+        if verify_password(user, password):
             user.last_sign_in_at = clock.now()
             return user
-    spend_hash_time(password)
+    if not hashed:  # one verification either way: an unknown email takes as long as a known one
+        spend_hash_time(password)
     return None
 
 
