@@ -28,11 +28,11 @@ STARTS_IN = timedelta(minutes=10)
 
 def demo(session: Session, brand: BrandConfig, people: Mapping[str, Sequence[User]]) -> None:
     """A joinable video appointment between the brand's last demo specialist (one who works on
-    this brand only, so the shared calendar stays free) and its first demo patient."""
+    this brand only, so the shared calendar stays free) and its last demo patient."""
     specialists, patients = people.get("specialists", ()), people.get("patients", ())
     if not specialists or not patients:
         return
-    specialist, patient = specialists[-1], patients[0]
+    specialist, patient = specialists[-1], patients[-1]
     now = clock.now()
     kinds = [k for k in appointment_types(session, brand, specialist.id)
              if k.modality in ("video", "both")]
