@@ -172,6 +172,7 @@ def receive() -> Any:
         return problem(404, "not_found", "Not found")
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return problem(413, "too_large", "Payload too large")
+    request.max_content_length = MAX_BODY_BYTES  # also caps a chunked body while it is read
     payload = request.get_data(cache=False)
     try:
         outcome = process(db(), brand, payload, request.headers.get("Stripe-Signature"))

@@ -336,3 +336,10 @@ def test_a_declined_card_inside_checkout_leaves_the_hold_for_a_retry(
     assert answer.json["status"] == "ignored"
     db.expire_all()
     assert db.get(Payment, held.payment.id).status == "held"
+
+
+def test_an_oversized_body_is_refused_unread(
+        db: Session, wellness_stripe: RecordingHTTPClient, deliver) -> None:
+    body = b'{"object": "event", "pad": "' + b"x" * (600 * 1024) + b'"}'
+    assert deliver(body).status_code == 413
+    assert db.scalar(select(func.count(StripeEvent.id))) == 0
