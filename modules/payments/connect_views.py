@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,7 +20,7 @@ from engine.identity.models import User
 from engine.identity.permissions import requires
 from engine.web import current_brand, db
 from modules.payments import connect
-from modules.payments.stripe_client import is_configured
+from modules.payments.stripe_client import is_configured, is_stripe_brand
 
 bp = Blueprint("payments_stripe_connect", __name__)
 PERMISSION = "payments.payouts.manage"
@@ -44,6 +44,8 @@ def _links() -> dict[str, str]:
 @requires(PERMISSION)
 def status() -> Any:
     brand = current_brand.config
+    if not is_stripe_brand(brand):
+        abort(404)
     account = connect.account_of(db(), brand, _actor())
     return render_template("payments/stripe_connect.html", account=account,
                            status_names=STATUS_NAMES, mode=brand.payments.mode,

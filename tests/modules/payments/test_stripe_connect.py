@@ -141,3 +141,13 @@ def test_account_status_mapping() -> None:
                               "payouts_enabled": True}) == "enabled"
     assert connect.status_of({"requirements": {"disabled_reason": "rejected.fraud"}}) == \
         "rejected"
+
+
+def test_a_brand_without_stripe_has_no_onboarding(
+        client_for: Callable[..., Any], signin: Callable[..., Any],
+        create_user: Callable[..., User]) -> None:
+    client = client_for("acme-clinic")
+    specialist = create_user(role="specialist", brand="acme-clinic")
+    signin(client, specialist.email)
+    assert client.get(f"{BASE}/").status_code == 404
+    assert client.submit(f"{BASE}/onboard", {}, form_page="/specialist/").status_code == 404
