@@ -104,3 +104,28 @@ def test_cli_legal_holds_need_a_reason(db: Session, create_user: Callable[..., U
     assert holds.is_held(db, "acme-clinic", patient.id)
     listed = runner.invoke(main, ["privacy", "hold", "list", "--brand", "acme-clinic"])
     assert "case 7" in listed.output
+
+
+def test_closed_accounts_lose_their_consent_history_after_the_brands_period(
+        db: Session, acme: BrandConfig, create_user: Callable[..., User], settings) -> None:
+    from engine.privacy import deletion
+    from engine.privacy.models import ConsentRecord
+
+    patient = create_user(brand="acme-clinic")  # has consent records (signup)
+    _, token = deletion.request_deletion(db, patient, acme, "all")
+    deletion.confirm_with_token(db, patient, acme, token)
+    records = select(func.count(ConsentRecord.id)).where(ConsentRecord.user_id == patient.id)
+    with clock.freeze(clock.now() + timedelta(days=acme.retention.deletion_grace_days + 1)):
+        assert deletion.execute_due(db, acme, settings.data_dir) == (1, 0)
+        # closed today: kept for closed_accounts_days (30 on acme-clinic)
+        assert retention.run(db, acme, dry_run=False).counts["engine.closed_accounts"] == 0
+    kept = db.scalar(records)
+    assert kept >= 1
+    later = clock.now() + timedelta(days=acme.retention.deletion_grace_days + 1
+                                    + acme.retention.closed_accounts_days + 1)
+    with clock.freeze(later):
+        dry = retention.run(db, acme, dry_run=True)
+        assert dry.counts["engine.closed_accounts"] == kept
+        assert retention.run(db, acme, dry_run=False).counts == dry.counts
+        assert retention.run(db, acme, dry_run=False).total == 0
+    assert db.scalar(records) == 0
