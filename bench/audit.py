@@ -141,6 +141,22 @@ def append_rate(url: str, writers: int, per_writer: int) -> float:
     return writers * per_writer / elapsed
 
 
+def commit_rate(url: str, n: int = 200) -> float:
+    """The machine's baseline: one-row INSERT + COMMIT per second on the same database."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_commit (id serial PRIMARY KEY, v text)"))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO bench_commit (v) VALUES ('x')"))
+    rate = n / (time.perf_counter() - t0)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bench_commit"))
+    engine.dispose()
+    return rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -188,7 +204,8 @@ def main() -> None:
         one = append_rate(url, 1, 500)
         eight = append_rate(url, 8, 250)
         print(f"append through audit.record (one transaction per event): "
-              f"{one:,.0f}/s with 1 writer, {eight:,.0f}/s with 8 writers (one chain)")
+              f"{one:,.0f}/s with 1 writer, {eight:,.0f}/s with 8 writers (one chain); "
+              f"baseline one-row INSERT + COMMIT: {commit_rate(url):,.0f}/s")
         engine = make_engine(url)
         with brand_session(make_sessionmaker(engine), None) as s:
             r = audit_chain.verify_chain(s, "brand:acme-clinic")
