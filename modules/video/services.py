@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import audit, clock
 from engine.config import BrandConfig
 from engine.identity.models import User
 from engine.web import UserError
@@ -201,10 +201,6 @@ def joined(session: Session, opened: Opened, brand: BrandConfig) -> VisitEvent:
 def _audit(session: Session, action: str, brand: BrandConfig, actor: User,
            visit: Visit) -> None:
     """An audit event with no health data: who, which visit and appointment."""
-    try:
-        from engine import audit
-    except ImportError:  # pragma: no cover - the audit trail lands with engine/audit.py
-        return
     appointment = session.get(Appointment, visit.appointment_id)
     audit.record(session, action=action, brand_id=brand.slug, actor=actor,
                  target_type="video_visit", target_id=visit.id,

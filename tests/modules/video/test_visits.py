@@ -178,3 +178,20 @@ def test_data_rights_export_erase_and_retention(
     assert purge_video_events(db, "wellness-corp", later) == 0
     assert purge_video_events(db, "acme-clinic", later) == 2
     assert purge_video_events(db, "acme-clinic", later) == 0
+
+
+def test_joining_admitting_and_ending_are_audited_without_health_data(
+        db: Any, acme: Any, made: VideoAppointment) -> None:
+    from engine.audit_models import AuditEvent
+
+    visit = opened(db, acme, made, "patient").visit
+    services.admit_patient(db, made.specialist, acme, visit.id)
+    services.end_visit(db, made.specialist, acme, visit.id)
+    rows = list(db.scalars(select(AuditEvent).where(AuditEvent.target_type == "video_visit",
+                                                    AuditEvent.target_id == str(visit.id))
+                           .order_by(AuditEvent.seq)))
+    assert [(r.action, r.actor_id, r.patient_id) for r in rows] == [
+        ("video.visit.joined", made.patient.id, made.patient.id),
+        ("video.visit.admitted", made.specialist.id, made.patient.id),
+        ("video.visit.ended", made.specialist.id, made.patient.id)]
+    assert all(r.brand_id == "acme-clinic" for r in rows)
