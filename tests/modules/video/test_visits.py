@@ -195,3 +195,16 @@ def test_joining_admitting_and_ending_are_audited_without_health_data(
         ("video.visit.admitted", made.specialist.id, made.patient.id),
         ("video.visit.ended", made.specialist.id, made.patient.id)]
     assert all(r.brand_id == "acme-clinic" for r in rows)
+
+
+def test_screen_sharing_is_offered_only_where_the_brand_allows_it(
+        db: Any, platform: Platform, client_for: Any, signin: Any) -> None:
+    for slug, offered in (("acme-clinic", True), ("wellness-corp", False)):
+        cfg = platform.brands[slug].loaded.config
+        assert services.video_settings(cfg).screen_share is offered
+        made = video_appointment(db, cfg)
+        client = signed_in(client_for, signin, made.patient.email, slug)
+        html = client.get(f"/video/join/{made.token(SECRET, cfg, made.patient)}").get_data(
+            as_text=True)
+        assert ('id="video-share"' in html) is offered
+        assert f'data-screen-share="{"on" if offered else "off"}"' in html
