@@ -166,8 +166,7 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
     sec = cfg.security
     lifetimes = security.Lifetimes(idle_seconds=sec.session_idle_minutes * 60,
                                    absolute_seconds=sec.session_absolute_hours * 3600)
-    security.enforce_lifetimes(app, lambda: lifetimes, "account.signin",
-                               on_expire=auth.session_expired_notice)
+    security.enforce_lifetimes(app, lambda: lifetimes, on_expire=auth.session_expired_notice)
     # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
     from engine import audit
     from engine.web import db

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from flask import Flask, Response, redirect, request, session, url_for
+from flask import Flask, Response, request, session
 from flask_login import logout_user
 
 from engine import clock
@@ -102,25 +101,19 @@ def session_expired(lifetimes: Lifetimes) -> bool:
     return False
 
 
-def enforce_lifetimes(app: Flask, lifetimes: Callable[[], Lifetimes], signin_endpoint: str,
+def enforce_lifetimes(app: Flask, lifetimes: Callable[[], Lifetimes],
                       on_expire: Callable[[], None] | None = None) -> None:
-    """End expired sessions before any view runs: JSON callers get 401, pages a sign-in link."""
+    """End expired sessions before any view runs. The request then goes on anonymous: a page
+    that needs a user sends the visitor to sign in (JSON callers get 401), a public page just
+    shows, and a form posted with the old session fails its CSRF check (nothing is written)."""
 
     @app.before_request
-    def _session_lifetime() -> Any:
+    def _session_lifetime() -> None:
         if "_user_id" not in session or not session_expired(lifetimes()):
-            return None
+            return
         logout_user()
         keep = {k: session[k] for k in ("locale", "timezone") if k in session}
         session.clear()
         session.update(keep)
         if on_expire is not None:
             on_expire()
-        if request.accept_mimetypes.best == "application/json" or request.is_json:
-            from werkzeug.exceptions import Unauthorized
-
-            raise Unauthorized()
-        if request.method == "GET":
-            return redirect(url_for(signin_endpoint, next=request.full_path.rstrip("?"),
-                                    expired=1))
-        return redirect(url_for(signin_endpoint, expired=1))

@@ -92,8 +92,7 @@ def build_console_app(platform: Platform) -> Flask:
         return send_from_directory(STATIC_DIR, filename, max_age=3600)
 
     _wire_request_cycle(app)
-    security.enforce_lifetimes(app, lambda: CONSOLE_LIFETIMES, "auth.signin",
-                               on_expire=session_expired_notice)
+    security.enforce_lifetimes(app, lambda: CONSOLE_LIFETIMES, on_expire=session_expired_notice)
     # after the request cycle: its after-request hook then runs first (Flask runs them reversed)
     from engine import audit
     from engine.console.state import console_db

@@ -406,6 +406,7 @@ def test_marking_no_show_before_the_start_is_refused_and_after_it_saved(
     resp = client.submit(f"{path}/attendance", {"status": "no_show"}, form_page=path)
     assert resp.status_code == 400 and status_of(db, made.id) == "confirmed"
     with clock.freeze(made.start_at + timedelta(minutes=10)):
+        client = signed_in(client_for, signin, p.specialist)  # days later: a new session
         resp = client.submit(f"{path}/attendance", {"status": "no_show"}, form_page=path)
     assert resp.status_code == 302 and status_of(db, made.id) == "no_show"
 

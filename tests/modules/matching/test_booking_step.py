@@ -173,6 +173,7 @@ def test_booking_with_an_expired_token_is_refused(
     token = token_in(shortlist(client))
     path = f"/appointments/book/{profile.user_id}"
     with clock.freeze(NOW + timedelta(hours=2, minutes=1)):
+        signin(client, "matched@example.com")  # the idle session itself ended meanwhile
         refused = client.submit(path, {"appointment_type": kind,
                                        "start": MONDAY_9_MADRID.isoformat(),
                                        "intake_token": token}, form_page=path)
