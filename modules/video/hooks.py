@@ -18,6 +18,10 @@ from modules.video import services
 
 
 def on_mount(app: Flask, ctx: BrandContext) -> None:
+    # WebSocket pings every 25 s: a call's signaling socket is quiet for long stretches, and
+    # proxies close connections idle for a minute (nginx's default proxy_read_timeout).
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+
     def video_join_url(appointment: Appointment, user_id: int | None = None,
                        external: bool = False) -> str | None:
         """The join link of ``user_id`` (default: the signed-in user) for ``appointment``, or
