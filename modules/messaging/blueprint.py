@@ -240,10 +240,13 @@ def start_care_team_thread(patient_id: int) -> Any:
     return redirect(url_for("messaging_care_team.thread", thread_id=found.id))
 
 
-@assets_bp.route("/<any('messaging.js', 'messaging.css'):filename>", endpoint="asset")
+ASSETS = frozenset({"messaging.js", "messaging.css"})
+
+
+@assets_bp.route("/<filename>", endpoint="asset")
 @public
 def asset(filename: str) -> Response:
-    if not (STATIC / filename).is_file():
+    if filename not in ASSETS:  # only these two files, never a path
         raise NotFound()
     return send_from_directory(STATIC, filename, max_age=3600)
 

@@ -82,12 +82,12 @@ def _send(session: Session, brand: BrandConfig, user: User, thread: Thread) -> N
         with current_app.test_request_context("/", base_url=f"https://{brand.domains[0]}"):
             _send(session, brand, user, thread)
         return
-    endpoint = THREAD_ENDPOINTS.get(user.role)
-    link = url_for(endpoint, thread_id=thread.id, _external=True) \
-        if endpoint in current_app.view_functions else url_for("portal_patient.home",
-                                                               _external=True)
-    settings_link = url_for(endpoint.rsplit(".", 1)[0] + ".settings", _external=True) \
-        if endpoint in current_app.view_functions else link
+    endpoint = THREAD_ENDPOINTS.get(user.role, "")
+    if endpoint in current_app.view_functions:
+        link = url_for(endpoint, thread_id=thread.id, _external=True)
+        settings_link = url_for(endpoint.rsplit(".", 1)[0] + ".settings", _external=True)
+    else:  # a portal this brand does not mount: the home page, where they sign in
+        link = settings_link = url_for("portal_patient.home", _external=True)
     # The email says only that a message is waiting: no text, no sender, no attachment name.
     send_email(session, brand_id=brand.slug, sender=brand.communications.sender, to=user.email,
                template=TEMPLATE, locale=user.locale or brand.locale, brand=brand, user=user,
