@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from engine import audit
 from engine.console.state import console_db
 from engine.identity import totp
 from engine.identity.auth import start_session
@@ -38,9 +39,12 @@ def code() -> Any:
             totp.verify_sign_in(console_db(), user, form.code.data or "", realm=PLATFORM_REALM,
                                 ip=request.remote_addr)
         except UserError as exc:
+            audit.record_request("auth.second_factor", actor=user, outcome="failure",
+                                 details={"code": exc.code})
             form.code.errors.append(exc.message)
             status = exc.status
         else:
+            audit.record_request("auth.second_factor", actor=user)
             start_session(user)
             return redirect(state["next"])
     elif request.method == "POST":
@@ -65,6 +69,7 @@ def enroll() -> Any:
             form.code.errors.append(exc.message)
             status = exc.status
         else:
+            audit.record_request("auth.second_factor.enrolled", actor=user)
             start_session(user)
             return render_template("console/totp_recovery.html", codes=codes,
                                    next=state["next"])

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine import clock
+from engine import audit, clock
 from engine.identity import services, totp
 from engine.identity.models import User, brand_realm
 from engine.identity.permissions import public, requires
@@ -106,9 +106,12 @@ def code() -> Any:
                                        realm=brand_realm(current_brand.config.slug),
                                        ip=request.remote_addr)
         except UserError as exc:
+            audit.record_request("auth.second_factor", actor=user, outcome="failure",
+                                 details={"code": exc.code})
             form.code.errors.append(exc.message)
             status = exc.status
         else:
+            audit.record_request("auth.second_factor", actor=user, details={"method": used})
             _finish(user, state)
             if used == "recovery":
                 flash(_("You used a recovery code; %(n)d are left.",
@@ -163,6 +166,7 @@ def _enroll_page(user: User, *, on_done: Callable[[], None], done_next: str) -> 
             form.code.errors.append(exc.message)
             status = exc.status
         else:
+            audit.record_request("auth.second_factor.enrolled", actor=user)
             on_done()
             return render_template("account/totp_recovery.html", codes=codes, next=done_next)
     elif request.method == "POST":
@@ -185,6 +189,7 @@ def disable() -> Any:
     if not form.validate_on_submit():
         abort(400)
     totp.disable(db(), user, form.password.data or "")
+    audit.record_request("auth.second_factor.disabled", actor=user)
     from engine.identity.auth import start_session
 
     start_session(user)  # this device stays signed in under the new epoch
@@ -203,5 +208,6 @@ def recovery_codes() -> Any:
         raise UserError(_("The current password is not right."), code="wrong_password",
                         field="password")
     codes = totp.new_recovery_codes(db(), user)
+    audit.record_request("auth.second_factor.recovery_codes", actor=user)
     return render_template("account/totp_recovery.html", codes=codes,
                            next=url_for("second_factor.manage"))

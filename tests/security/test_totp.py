@@ -215,3 +215,18 @@ def test_a_brand_can_require_the_factor_for_a_role(platform, create_user, db, pl
     resp = _password(client, specialist.email)
     assert resp.location == "/account/signin/enroll"
     assert client.get("/specialist/").status_code == 302
+
+
+def test_second_step_outcomes_are_audited(client_for, specialist, db):
+    from engine.audit_models import AuditEvent
+
+    enroll(db, specialist)
+    client = client_for("acme-clinic")
+    _password(client, specialist.email)
+    client.submit("/account/signin/code", {"code": "000000"})
+    client.submit("/account/signin/code", {"code": next_code(db, specialist)})
+    db.expire_all()
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "auth.second_factor")
+                        .order_by(AuditEvent.id)).all()
+    assert [(e.outcome, e.actor_id) for e in events][-2:] == [
+        ("failure", specialist.id), ("success", specialist.id)]
