@@ -82,9 +82,9 @@ def test_list_shows_slug_name_domains_journey_and_modules(brands_dir: Path) -> N
     assert rows == [
         ["SLUG", "NAME", "DOMAINS", "JOURNEY", "MODULES"],
         ["acme-clinic", "Acme", "Dental", "acme.localhost,acme-clinic.example", "directory",
-         "api,booking,directory"],
+         "api,booking,directory,messaging,payments,video"],
         ["wellness-corp", "Wellness", "Corp", "wellness.localhost,wellness-corp.example",
-         "matching", "api,booking,directory,matching"],
+         "matching", "api,booking,directory,matching,messaging,payments,video"],
     ]
 
 

@@ -30,8 +30,8 @@ def test_enable_inserts_one_line_at_the_end_of_the_modules_section(brands_dir: P
     assert result.exit_code == 0, result.output
     assert result.stdout == "matching enabled on acme-clinic (brands/acme-clinic.yaml)\n"
     after = path.read_bytes().splitlines(keepends=True)
-    at = before.index(b"    profile_next_slots: 3           # next free slots shown on each "
-                      b"directory profile\n") + 1
+    # the end of the modules section: the blank line after its last module
+    at = before.index(b"\n", before.index(b"modules:\n"))
     assert after == before[:at] + [b"  matching: {}\n"] + before[at:]
     assert "matching" in load(brands_dir).brands["acme-clinic"].config.enabled_modules()
 
