@@ -243,3 +243,18 @@ def test_concurrent_appends_keep_one_chain(live_db_engine):
         assert (report.events, report.last_seq) == (120, 120)
     finally:
         engine.dispose()
+
+
+def test_cli_purge_refuses_the_floor_and_reports_a_dry_run(db):
+    brand = f"t-{uuid.uuid4().hex[:10]}"
+    old = datetime.now(UTC) - timedelta(days=7 * 365)
+    for i in range(3):
+        audit.record(db, action="test.old", brand_id=brand, occurred_at=old + timedelta(hours=i))
+    runner = CliRunner()
+    recent = runner.invoke(audit_cli, ["purge", "--brand", brand, "--before", "2026-01-01"])
+    assert recent.exit_code != 0 and "six years" in recent.output
+    cutoff = (datetime.now(UTC) - timedelta(days=6 * 365 + 30)).date().isoformat()
+    dry = runner.invoke(audit_cli, ["purge", "--brand", brand, "--before", cutoff, "--dry-run"])
+    assert dry.exit_code == 0 and "would delete 3 event(s) through #3" in dry.output
+    assert len(db.scalars(select(AuditEvent).where(
+        AuditEvent.chain == audit.chain_of(brand))).all()) == 3
