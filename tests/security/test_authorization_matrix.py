@@ -15,7 +15,7 @@ the matrix without touching this file. The rules:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,7 +53,13 @@ def _value_for(arg: str, conv: Any, world: World) -> Any:
     return "x"
 
 
-def _paths(app: Flask, world: World, methods: set[str]) -> Iterator[tuple[Rule, str]]:
+def _paths(app: Flask, world: World, methods: set[str]) -> list[tuple[Rule, str]]:
+    """(rule, path) of every route answering one of ``methods``, with A's ids filled in.
+
+    Built inside a request context that is closed again before any request is made: requests
+    made while it is open would share its app context (``g``: the user, the database session).
+    """
+    built = []
     with app.test_request_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             if not (rule.methods or set()) & methods:
@@ -62,7 +68,8 @@ def _paths(app: Flask, world: World, methods: set[str]) -> Iterator[tuple[Rule, 
             for arg in rule.arguments:
                 conv = rule._converters.get(arg)  # noqa: SLF001 (werkzeug has no public API)
                 values[arg] = _value_for(arg, conv, world)
-            yield rule, url_for(rule.endpoint, **values)
+            built.append((rule, url_for(rule.endpoint, **values)))
+    return built
 
 
 def _leaks(resp: Any, markers: tuple[str, ...]) -> list[str]:
