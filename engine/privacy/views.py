@@ -116,7 +116,7 @@ def consent_page() -> Any:
         200 if request.method == "GET" else 400
 
 
-@bp.route("/consent/<key>/<any(grant, withdraw):verb>", methods=["POST"])
+@bp.route("/consent/<key>/<any(grant,withdraw):verb>", methods=["POST"])
 @requires(PERMISSION)
 def change_consent(key: str, verb: str) -> Any:
     """One click: give or withdraw one document's consent; effective at once."""
