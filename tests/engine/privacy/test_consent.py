@@ -155,3 +155,24 @@ def test_the_employer_sees_only_members_who_consented_to_sharing(
     consent.record(db, sharing, wellness, "employer-sharing", granted=False, method="web",
                    brands_dir=settings.brands_dir)
     assert [u.id for u in organization_roster(db, admin, wellness)] == [private.id]
+
+
+def test_the_booking_form_refuses_a_video_appointment_without_consent_and_says_where_to_give_it(
+        client, db: Session, practice: Practice, create_user: Callable[..., User], signin,
+        acme: BrandConfig) -> None:
+    from modules.booking.models import Appointment
+
+    patient = create_user(brand="acme-clinic", consents=False)
+    signin(client, patient.email)
+    path = f"/appointments/book/{practice.specialist.id}"
+    start = next_weekday_at(9).isoformat()
+    form = {"appointment_type": practice.video.id, "start": start}
+    refused = client.submit(path, form, form_page=f"{path}?type={practice.video.id}&start={start}")
+    assert refused.status_code == 403
+    assert "/account/privacy/consent?for=video" in refused.get_data(as_text=True)
+    assert db.scalar(select(Appointment).where(Appointment.patient_id == patient.id)) is None
+    client.submit("/account/privacy/consent", {"for": "video", "consent-telehealth": "yes"},
+                  form_page="/account/privacy/consent?for=video")
+    booked = client.submit(path, form, form_page=f"{path}?type={practice.video.id}&start={start}")
+    assert booked.status_code == 302
+    assert db.scalar(select(Appointment).where(Appointment.patient_id == patient.id)) is not None
