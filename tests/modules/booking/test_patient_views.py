@@ -282,6 +282,8 @@ def test_directory_profile_shows_the_booking_fragment_where_booking_is_on(
     text = text.replace("\n  booking:", "\n  booking:\n    enabled: false", 1)
     # modules that require booking go off with it
     text = re.sub(r"\n  (api|assisted|matching): \{\}", r"\n  \1: {enabled: false}", text)
+    for section in ("payments", "video"):  # and those written as a block of settings
+        text = text.replace(f"\n  {section}:", f"\n  {section}:\n    enabled: false", 1)
     yaml.write_text(text)
     off = BrandClient(platform_on(brands_dir), "acme.localhost")
     page = off.get(f"/specialists/{profile_id}").get_data(as_text=True)
