@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 # A subscriber that falls this far behind loses its oldest messages rather than growing memory
 # without bound (a stalled browser must not take the process down).
@@ -182,12 +185,45 @@ class RedisBroker:
         self._confirmed: dict[str, threading.Event] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._outbox: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._publisher: threading.Thread | None = None
 
     def _key(self, channel: str) -> str:
         return self._prefix + channel
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
-        self._redis.publish(self._key(channel), json.dumps(message))
+        """Queue ``message`` for this process's publisher thread (in order), which sends what
+        has queued up in one pipelined round trip: a request thread never waits for Redis, and
+        a burst (ICE candidates) costs one round trip, not one each."""
+        self._outbox.put((self._key(channel), json.dumps(message)))
+        if self._publisher is None or not self._publisher.is_alive():
+            with self._lock:
+                if self._publisher is None or not self._publisher.is_alive():
+                    self._publisher = threading.Thread(target=self._publish_loop,
+                                                       name="daraport-broker-publish",
+                                                       daemon=True)
+                    self._publisher.start()
+
+    def _publish_loop(self) -> None:
+        while True:
+            item = self._outbox.get()
+            batch = [item]
+            while item is not None and len(batch) < 500:
+                try:
+                    item = self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+                batch.append(item)
+            pipe = self._redis.pipeline(transaction=False)
+            for entry in batch:
+                if entry is not None:
+                    pipe.publish(*entry)
+            try:
+                pipe.execute()
+            except Exception:  # live traffic: lost like a dropped packet, and said so
+                log.exception("publishing %d message(s) to Redis failed", len(batch))
+            if batch[-1] is None:  # close(): everything queued before it has gone out
+                return
 
     def subscribe(self, channel: str) -> _QueueSubscription:
         with self._lock:
@@ -252,6 +288,9 @@ class RedisBroker:
                 sub._deliver(message)
 
     def close(self) -> None:
+        if self._publisher is not None and self._publisher.is_alive():
+            self._outbox.put(None)  # send what is queued, then stop
+            self._publisher.join(5)
         self._stop.set()
         self._local.close()
         try:
