@@ -2,7 +2,9 @@
 microphone, the specialist and the patient in two separate browser contexts, each signed in and
 joining through the join button on their appointment page. The call must reach
 RTCPeerConnection "connected" on both sides with decoded video frames growing on both; the
-patient then reloads, rejoins with the same link, and frames flow again."""
+patient then reloads, rejoins with the same link, and frames flow again.
+
+``VIDEO_DEBUG=1`` prints both pages' console, errors, responses and signaling frames."""
 
 from __future__ import annotations
 
