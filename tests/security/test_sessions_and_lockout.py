@@ -196,3 +196,25 @@ def test_spend_hash_time_runs_a_real_verification(platform, db, monkeypatch):
     monkeypatch.setattr(platform.runtime, "hasher", _Counting(platform.runtime.hasher, seen))
     services.spend_hash_time("anything")
     assert seen and seen[0].startswith("$argon2")
+
+
+def test_the_console_session_has_its_own_shorter_idle_time(platform, create_user, db):
+    from engine.console.app import CONSOLE_LIFETIMES
+    from tests.conftest import BrandClient
+    from tests.security.conftest import CONSOLE_HOST
+    from tests.security.support import enroll, next_code
+
+    operator = create_user(role="operator", brand=None)
+    enroll(db, operator)
+    console = BrandClient(platform, CONSOLE_HOST)
+    start = clock.now()
+    with clock.freeze(start):
+        console.submit("/signin", {"email": operator.email, "password": PASSWORD})
+        console.submit("/signin/code", {"code": next_code(db, operator)})
+        assert console.get("/brands").status_code == 200
+        stolen = console.get_cookie("daraport_console", domain=CONSOLE_HOST).value
+    with clock.freeze(start + timedelta(seconds=CONSOLE_LIFETIMES.idle_seconds + 1)):
+        assert console.get("/brands").status_code == 302
+        thief = BrandClient(platform, CONSOLE_HOST)
+        thief.set_cookie("daraport_console", stolen, domain=CONSOLE_HOST)
+        assert thief.get("/brands").status_code == 302
