@@ -23,17 +23,32 @@ LOCALES = ("en", "es")
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
-@cache
-def _catalog(locale: str) -> NullTranslations:
-    po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+# the brands' catalogue: pages the console mounts from elsewhere (a module's console page, the
+# legal holds page of engine/privacy) have their strings there
+BRAND_TRANSLATIONS_DIR = TRANSLATIONS_DIR.parents[2] / "translations"
+
+
+def _read(directory: Path, locale: str) -> Translations | None:
+    po = directory / locale / "LC_MESSAGES" / "messages.po"
     if not po.is_file():
-        return NullTranslations()
+        return None
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
     return Translations(buf, domain="messages")
+
+
+@cache
+def _catalog(locale: str) -> NullTranslations:
+    """The console's catalogue, falling back to the brands' for strings it lacks."""
+    own, brands = _read(TRANSLATIONS_DIR, locale), _read(BRAND_TRANSLATIONS_DIR, locale)
+    if own is None:
+        return brands or NullTranslations()
+    if brands is not None:
+        own.add_fallback(brands)
+    return own
 
 
 class ConsoleDomain(Domain):
