@@ -21,8 +21,8 @@ from engine import i18n, security
 from engine.config import LoadedBrand
 from engine.identity import auth
 from engine.identity.permissions import public, role_permissions
-from engine.privacy import views as privacy_views
 from engine.modules import PORTAL_PREFIX
+from engine.privacy import views as privacy_views
 from engine.runtime import Runtime
 from engine.web import BrandContext, UserError, discard_writes, finish_request, problem
 
