@@ -81,6 +81,7 @@ def _people(platform: Any, runs: int) -> tuple[str, str, list[str]]:
     from engine import clock
     from engine.db import brand_session
     from engine.identity import services as identity
+    from engine.privacy import consent
     from modules.booking.models import Appointment, AppointmentType
     from modules.video import services
 
@@ -94,6 +95,9 @@ def _people(platform: Any, runs: int) -> tuple[str, str, list[str]]:
         identity.add_membership(s, cfg, specialist)
         patient = identity.create_user(s, cfg, role="patient", name="Paciente Banco",
                                        email=f"p-{tag}@example.com", password=PASSWORD)
+        for doc in consent.current_documents(cfg):  # telehealth consent, as at sign-up
+            consent.record(s, patient, cfg, doc.key, granted=True, method="signup",
+                           brands_dir=platform.runtime.settings.brands_dir)
         kind = AppointmentType(brand_id=cfg.slug, specialist_id=specialist.id, name="Vídeo",
                                duration_minutes=30, modality="video", currency=cfg.currency)
         s.add(kind)

@@ -23,6 +23,7 @@ from engine.broker import broker_for
 from engine.db import brand_session
 from engine.identity.models import User
 from engine.identity.permissions import public, requires
+from engine.privacy import consent
 from engine.web import current_brand, db, discard_writes
 from modules.booking.models import Appointment
 from modules.video import services
@@ -61,6 +62,10 @@ def room(token: str) -> Any:
         opened = services.open_link(db(), _actor(), cfg, _secret(), token, create_visit=False)
     except services.LinkRefused as exc:
         return _refused(exc)
+    if opened.role == "patient":
+        # a visit booked by staff skipped booking's consent check: the patient joins only with
+        # the brand's telehealth consents given (ConsentRequired answers 403 with the link)
+        consent.require(db(), opened.user, cfg, "video")
     settings = services.video_settings(cfg)
     back = (url_for("booking_specialist.appointment", appointment_id=opened.appointment.id)
             if opened.role == "specialist"
@@ -115,6 +120,8 @@ def signal(ws: Any, token: str) -> None:
         actor = session.get(User, user_id)
         assert actor is not None
         opened = services.open_link(session, actor, cfg, secret, token)
+        if opened.role == "patient" and consent.missing(session, actor, cfg, "video"):
+            raise services.LinkRefused("consent_required", 403)
         services.joined(session, opened, cfg)
         admitted = opened.visit.admitted_at is not None or settings.admit == "automatic"
         return opened.visit.id, opened.role, admitted, opened.peer.name

@@ -13,6 +13,8 @@ from engine import clock
 from engine.config import BrandConfig
 from engine.identity import services as identity
 from engine.identity.models import User
+from engine.privacy import consent
+from engine.settings import ROOT
 from modules.booking.models import Appointment, AppointmentType
 from modules.video import services
 from tests.conftest import PASSWORD
@@ -35,8 +37,16 @@ def person(session: Session, brand: BrandConfig, role: str, name: str) -> User:
                                 email=f"{role}-{uuid.uuid4().hex[:10]}@example.com")
     if role == "specialist":
         identity.add_membership(session, brand, user)
+    if role == "patient":  # as one who signed up: every current consent given (telehealth too)
+        give_consents(session, brand, user)
     session.flush()
     return user
+
+
+def give_consents(session: Session, brand: BrandConfig, user: User) -> None:
+    for doc in consent.current_documents(brand):
+        consent.record(session, user, brand, doc.key, granted=True, method="signup",
+                       brands_dir=ROOT / "brands")
 
 
 def video_appointment(session: Session, brand: BrandConfig, *,

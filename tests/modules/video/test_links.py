@@ -187,3 +187,21 @@ def test_only_the_appointments_specialist_ends_its_visit(
 def test_an_in_person_appointment_has_no_join_link(db: Any, acme: Any) -> None:
     made = video_appointment(db, acme, modality="in_person")
     assert services.join_token(SECRET, acme, made.appointment, made.patient.id) is None
+
+
+def test_a_patient_without_telehealth_consent_gets_the_consent_page_not_a_room(
+        visit: VideoAppointment, acme: Any, client_for: Any, signin: Any, db: Any) -> None:
+    """A visit booked by staff skipped booking's consent check: joining needs it too."""
+    from engine.privacy import consent
+    from engine.settings import ROOT
+
+    for doc in consent.required_for(acme, "video"):
+        consent.record(db, visit.patient, acme, doc.key, granted=False, method="web",
+                       brands_dir=ROOT / "brands")
+    db.flush()
+    client = signed_in(client_for, signin, visit.patient.email)
+    page = client.get(f"/video/join/{visit.token(SECRET, acme, visit.patient)}")
+    assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert 'id="video-room"' not in html
+    assert "/account/privacy/consent?for=video" in html
