@@ -151,3 +151,14 @@ def test_a_brand_without_stripe_has_no_onboarding(
     signin(client, specialist.email)
     assert client.get(f"{BASE}/").status_code == 404
     assert client.submit(f"{BASE}/onboard", {}, form_page="/specialist/").status_code == 404
+
+
+def test_the_earnings_page_leads_to_onboarding_where_the_brand_pays_through_stripe(
+        portal: Any, client_for: Callable[..., Any], signin: Callable[..., Any],
+        create_user: Callable[..., User]) -> None:
+    earnings = portal.get("/specialist/earnings/").get_data(as_text=True)
+    assert f'href="{BASE}/"' in earnings
+    acme = client_for("acme-clinic")  # manual payments: nothing to set up
+    signin(acme, create_user(role="specialist", brand="acme-clinic").email)
+    page = acme.get("/specialist/earnings/")
+    assert page.status_code == 200 and BASE not in page.get_data(as_text=True)
