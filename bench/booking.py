@@ -38,6 +38,7 @@ from engine.identity import services as identity  # noqa: E402
 from engine.identity.models import User  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from engine.platform import Platform  # noqa: E402
+from engine.privacy import consent  # noqa: E402
 from engine.runtime import Runtime, set_current  # noqa: E402
 from engine.settings import PlatformSettings  # noqa: E402
 from engine.web import UserError  # noqa: E402
@@ -102,6 +103,9 @@ def specialist(session: Session, brand: BrandConfig, n: int) -> tuple[User, Appo
 def patient(session: Session, brand: BrandConfig, n: int) -> User:
     user = identity.create_user(session, brand, role="patient", email=f"p{n}@bench.example",
                                 name=f"Patient {n}", password="bench password 123")
+    for doc in consent.current_documents(brand):  # as at sign-up (video needs telehealth)
+        consent.record(session, user, brand, doc.key, granted=True, method="signup",
+                       brands_dir=ROOT / "brands")
     session.flush()
     return user
 
