@@ -16,7 +16,7 @@ from engine.identity import totp
 from engine.identity.auth import start_session
 from engine.identity.models import PLATFORM_REALM, User
 from engine.identity.permissions import public
-from engine.identity.second_factor import CodeForm, pending
+from engine.identity.second_factor import CodeForm, check_code, pending
 from engine.web import UserError
 
 bp = Blueprint("mfa", __name__)
@@ -33,22 +33,10 @@ def code() -> Any:
     if state["step"] != "code":
         return redirect(url_for("mfa.enroll"))
     form = CodeForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            totp.verify_sign_in(console_db(), user, form.code.data or "", realm=PLATFORM_REALM,
-                                ip=request.remote_addr)
-        except UserError as exc:
-            audit.record_request("auth.second_factor", actor=user, outcome="failure",
-                                 details={"code": exc.code})
-            form.code.errors.append(exc.message)
-            status = exc.status
-        else:
-            audit.record_request("auth.second_factor", actor=user)
-            start_session(user)
-            return redirect(state["next"])
-    elif request.method == "POST":
-        status = 400
+    used, status = check_code(console_db(), user, form, PLATFORM_REALM)
+    if used is not None:
+        start_session(user)
+        return redirect(state["next"])
     return render_template("console/totp_code.html", form=form), status
 
 

@@ -79,6 +79,25 @@ def pending(db_session: Session, accept: Callable[[User], bool]) -> tuple[User, 
     return user, state
 
 
+def check_code(db_session: Session, user: User, form: CodeForm, realm: str,
+               ) -> tuple[str | None, int]:
+    """The second step of a sign-in, shared by the brands' and the console's views: check the
+    form's code, audit the outcome, and return (the method used, HTTP status). On refusal the
+    method is None and the reason is on the form's code field."""
+    if not form.validate_on_submit():
+        return None, 400 if request.method == "POST" else 200
+    try:
+        used = totp.verify_sign_in(db_session, user, form.code.data or "", realm=realm,
+                                   ip=request.remote_addr)
+    except UserError as exc:
+        audit.record_request("auth.second_factor", actor=user, outcome="failure",
+                             details={"code": exc.code})
+        form.code.errors.append(exc.message)
+        return None, exc.status
+    audit.record_request("auth.second_factor", actor=user, details={"method": used})
+    return used, 200
+
+
 # --- brand views -----------------------------------------------------------------------------
 
 
@@ -99,26 +118,13 @@ def code() -> Any:
     if state["step"] != "code":
         return redirect(url_for("second_factor.enroll"))
     form = CodeForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            used = totp.verify_sign_in(db(), user, form.code.data or "",
-                                       realm=brand_realm(current_brand.config.slug),
-                                       ip=request.remote_addr)
-        except UserError as exc:
-            audit.record_request("auth.second_factor", actor=user, outcome="failure",
-                                 details={"code": exc.code})
-            form.code.errors.append(exc.message)
-            status = exc.status
-        else:
-            audit.record_request("auth.second_factor", actor=user, details={"method": used})
-            _finish(user, state)
-            if used == "recovery":
-                flash(_("You used a recovery code; %(n)d are left.",
-                        n=totp.remaining_recovery_codes(db(), user)), "info")
-            return redirect(state["next"])
-    elif request.method == "POST":
-        status = 400
+    used, status = check_code(db(), user, form, brand_realm(current_brand.config.slug))
+    if used is not None:
+        _finish(user, state)
+        if used == "recovery":
+            flash(_("You used a recovery code; %(n)d are left.",
+                    n=totp.remaining_recovery_codes(db(), user)), "info")
+        return redirect(state["next"])
     return render_template("account/totp_code.html", form=form), status
 
 

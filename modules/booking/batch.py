@@ -81,7 +81,8 @@ def _calendar_entries(session: Session, ids: Iterable[int], start: datetime,
 
 
 def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequence[int],
-                    count: int) -> dict[int, list[tuple[AppointmentType, Slot]]]:
+                    count: int, *, listed: set[int] | None = None,
+                    ) -> dict[int, list[tuple[AppointmentType, Slot]]]:
     """For each of ``specialist_ids``, the first ``count`` free slots across their
     patient-bookable types on ``brand``, soonest first (a time offered by two types is listed
     once, with the first type by name). Specialists not listed on ``brand``, or without a
@@ -91,7 +92,11 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
     result: dict[int, list[tuple[AppointmentType, Slot]]] = {i: [] for i in specialist_ids}
     if count <= 0 or not specialist_ids:
         return result
-    listed = listed_specialists(session, brand, list(dict.fromkeys(specialist_ids)))
+    # ``listed``: the caller has already read which of the ids are listed on ``brand``
+    if listed is None:
+        listed = listed_specialists(session, brand, list(dict.fromkeys(specialist_ids)))
+    else:
+        listed = listed & set(specialist_ids)
     if not listed:
         return result
     zones: dict[int, str] = {}

@@ -141,7 +141,7 @@ def next_slots(session: Session, brand: BrandConfig, specialist_ids: Sequence[in
     if not missing:
         return result
     slots.misses += len(missing)
-    found = batch.next_slots_many(session, brand, missing, count)
+    found = batch.next_slots_many(session, brand, missing, count, listed=set(missing))
     fresh = []
     for i in missing:
         cached = tuple(CachedSlot(kind.id, kind.name, slot) for kind, slot in found[i])
