@@ -6,23 +6,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_sock import Sock
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
 
 from engine import clock
 from engine.broker import broker_for
 from engine.db import brand_session
 from engine.identity.models import User
-from engine.identity.permissions import public, requires
+from engine.identity.permissions import requires
 from engine.privacy import consent
 from engine.web import current_brand, db, discard_writes
 from modules.booking.models import Appointment
@@ -31,7 +29,6 @@ from modules.video.links import ice_servers
 from modules.video.models import Visit
 from modules.video.signaling import Actions, Connection, channel_of
 
-STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
 
 bp = Blueprint("video", __name__)
@@ -146,14 +143,6 @@ def signal(ws: Any, token: str) -> None:
     Connection(ws, broker_for(current_brand.runtime), channel_of(cfg.slug, visit_id), role,
                admitted, Actions(host(services.admit_patient), host(services.end_visit), left),
                welcome).run()
-
-
-@bp.route("/static/<path:filename>")
-@public
-def static(filename: str) -> Any:
-    if not (STATIC / filename).is_file():
-        raise NotFound()
-    return send_from_directory(STATIC, filename, max_age=3600)
 
 
 @specialist_bp.route("/visits/<int:visit_id>/end", methods=["POST"])
