@@ -40,7 +40,8 @@ def keys_generate() -> None:
 
 @keys.command("status")
 def keys_status() -> None:
-    """The keys, and how many rows of each encrypted column use each key."""
+    """The keys, and how many rows of each encrypted column (and files of each file store,
+    such as messaging attachments) use each key."""
     from engine import crypto, crypto_keys
     from engine.db import brand_session
     from engine.runtime import current
@@ -56,16 +57,18 @@ def keys_status() -> None:
         mark = " (primary)" if kid == ring.primary else ""
         click.echo(f"  key {kid}{mark} created {ring.created.get(kid) or 'unknown'}")
     for name, per_key in counts.items():
-        shown = ", ".join(f"{k}: {n}" for k, n in sorted(per_key.items())) or "no rows"
+        shown = ", ".join(f"{k}: {n}" for k, n in sorted(per_key.items())) or (
+            "no files" if name.startswith("files:") else "no rows")
         click.echo(f"{name}: {shown}")
 
 
 @keys.command("rotate")
 @click.argument("kid", required=False)
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
-              help="Rows re-encrypted (and committed) per transaction.")
+              help="Rows (or files) re-encrypted and committed per transaction.")
 def keys_rotate(kid: str | None, batch_size: int) -> None:
-    """Make KID primary and re-encrypt every encrypted column's rows under it.
+    """Make KID primary and re-encrypt every encrypted column's rows under it, then re-seal the
+    files of every file store (messaging attachments) under it, each to a new name.
 
     Without KID, continue (or check) the rotation to the current primary key. Interrupted runs
     resume where they stopped: run the same command again.
@@ -93,7 +96,7 @@ def keys_rotate(kid: str | None, batch_size: int) -> None:
 @keys.command("retire")
 @click.argument("kid")
 def keys_retire(kid: str) -> None:
-    """Remove KID from the keyring; refused while it is primary or any row still uses it."""
+    """Remove KID from the keyring; refused while it is primary or any row or file uses it."""
     from engine import crypto_keys
     from engine.db import brand_session
     from engine.runtime import current

@@ -4,6 +4,10 @@ copy in the platform's data directory under a random name (never under a web roo
 A file is accepted only when its bytes are one of the brand's allowed types: the name the sender
 gave and the type their browser declared are never trusted. The stored name is random; the
 sender's name is kept (made safe, with the extension of the detected type) for the download.
+
+``keys rotate`` re-seals the files under the new primary key (:func:`reseal_files`, registered
+with :func:`engine.crypto.register_blob_store`): each to a new name, so that the row, which names
+the file and its key, always points at a complete file sealed under the key it records.
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from typing import Any
 
 import filetype
 from flask_babel import gettext as _
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from engine.crypto import blob_key_id, open_bytes, register_blob_store, seal_bytes
+from engine.crypto import (
+    CryptoError,
+    blob_key_id,
+    keyring,
+    open_bytes,
+    register_blob_store,
+    reseal_bytes,
+    seal_bytes,
+)
 from engine.web import UserError
 
 # kind -> (content type served, extension of the download name)
@@ -135,23 +147,57 @@ def write(session: Session, data_dir: Path, brand_id: str, storage_name: str, se
     """Write ``data`` sealed (bound to the attachment's ``seal``) as ``storage_name``; returns
     the key id used. If ``session`` rolls back, the file is removed: a refused or failed message
     leaves nothing behind."""
-    folder = storage_dir(data_dir, brand_id)
+    sealed = seal_bytes(data, _context(seal))
+    path = _write_durably(storage_dir(data_dir, brand_id), storage_name, sealed)
+    session.info.setdefault(_PENDING, []).append(path)
+    return blob_key_id(sealed)
+
+
+def _write_durably(folder: Path, storage_name: str, sealed: bytes) -> Path:
+    """Write ``sealed`` as ``folder/storage_name``, mode 0600 from the first byte, and make it
+    (content and name) durable before returning: a row committed after this never names a file
+    that a power cut could lose or leave half written."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / storage_name
     tmp = folder / f".{storage_name}.tmp"
-    sealed = seal_bytes(data, _context(seal))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(sealed)
-    os.replace(tmp, path)
-    session.info.setdefault(_PENDING, []).append(path)
-    return blob_key_id(sealed)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(sealed)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the new name itself
+    finally:
+        os.close(dir_fd)
+    return path
 
 
 def read(data_dir: Path, brand_id: str, storage_name: str, seal: str) -> bytes:
     """The decrypted content of a stored attachment (DecryptError if it was altered or moved)."""
     sealed = (storage_dir(data_dir, brand_id) / storage_name).read_bytes()
     return open_bytes(sealed, _context(seal))
+
+
+def read_attachment(session: Session, data_dir: Path, row: Any) -> bytes:
+    """The decrypted content of attachment ``row``. A row loaded just before ``keys rotate``
+    moved its file to a new name is looked up again, once: a download racing a rotation still
+    gets its file. FileNotFoundError when the file is gone for good."""
+    try:
+        return read(data_dir, row.brand_id, row.storage_name, row.seal)
+    except FileNotFoundError:
+        from modules.messaging.models import Attachment
+
+        moved = session.scalar(select(Attachment.storage_name).where(Attachment.id == row.id)
+                               .execution_options(all_brands=True))
+        if moved is None or moved == row.storage_name:
+            raise
+        return read(data_dir, row.brand_id, moved, row.seal)
 
 
 def remove_after_commit(session: Session, data_dir: Path, brand_id: str,
@@ -183,5 +229,86 @@ def _blobs_by_key(session: Session) -> dict[str, int]:
         .group_by(Attachment.key_id).execution_options(all_brands=True))}
 
 
-# key retirement must see the keys attachment files are sealed with
-register_blob_store("messaging_attachment", _blobs_by_key)
+def reseal_files(session: Session, batch_size: int) -> int:
+    """Re-seal every attachment file not under the keyring's primary key; the number re-sealed.
+
+    Per batch of ``batch_size`` rows: each file is opened, sealed again under the primary key
+    and written durably (fsync) under a NEW random name, then each row is switched to its new
+    name and key id (only if it still names the old file: a row deleted or re-sealed meanwhile
+    is left alone) and the batch commits; the old files are deleted after the commit. So at any
+    crash every row names a complete file sealed under the key it records: before the commit the
+    old one, after it the new one. What a crash can leave is an unreferenced file (a new one
+    before the commit, an old one after), never a row without its file. Rows already under the
+    primary key are never selected, so a second run does nothing. Only one batch's rows (ids and
+    names) and one file are held in memory at a time.
+    """
+    from engine.runtime import current
+    from modules.messaging.models import Attachment
+
+    ring = keyring()
+    data_dir = current().settings.data_dir
+    done, last_id = 0, 0
+    while True:
+        rows = session.execute(
+            select(Attachment.id, Attachment.brand_id, Attachment.storage_name, Attachment.seal)
+            .where(Attachment.key_id != ring.primary, Attachment.id > last_id)
+            .order_by(Attachment.id).limit(batch_size)
+            .execution_options(all_brands=True)).all()
+        if not rows:
+            return done
+        last_id = rows[-1].id
+        written: list[tuple[Any, str, Path]] = []
+        try:
+            # the files first, outside any write lock of the database (SQLite locks it whole)
+            for row in rows:
+                folder = storage_dir(data_dir, row.brand_id)
+                try:
+                    old = (folder / row.storage_name).read_bytes()
+                except FileNotFoundError:
+                    if _still_names(session, row.id, row.storage_name):
+                        raise CryptoError(
+                            f"messaging attachment {row.id} (brand {row.brand_id}): its file "
+                            f"{folder / row.storage_name} is missing; restore it from a backup "
+                            f"and run `keys rotate` again") from None
+                    continue  # deleted meanwhile (erasure, retention)
+                try:
+                    fresh = reseal_bytes(old, _context(row.seal), ring)
+                except CryptoError as exc:  # altered, or sealed with a key no longer held
+                    raise CryptoError(f"messaging attachment {row.id} (brand {row.brand_id}): "
+                                      f"{exc}") from None
+                new_name = new_storage_name()
+                written.append((row, new_name, folder / new_name))  # before: clean-up sees it
+                _write_durably(folder, new_name, fresh)
+            for row, new_name, path in written:
+                switched = session.execute(
+                    update(Attachment)
+                    .where(Attachment.id == row.id, Attachment.storage_name == row.storage_name)
+                    .values(storage_name=new_name, key_id=ring.primary)
+                    .execution_options(all_brands=True, synchronize_session=False))
+                if switched.rowcount == 1:  # type: ignore[attr-defined]
+                    remove_after_commit(session, data_dir, row.brand_id, row.storage_name)
+                    done += 1
+                else:
+                    path.unlink(missing_ok=True)  # no row names it
+        except BaseException:
+            # nothing was committed: the rows still name their old files, so the new ones go
+            session.rollback()
+            for _row, _name, path in written:
+                path.unlink(missing_ok=True)
+            raise
+        # If the commit itself fails, its outcome is unknown: both files stay (one unreferenced)
+        # rather than risk deleting the one a committed row names.
+        session.commit()
+
+
+def _still_names(session: Session, attachment_id: int, storage_name: str) -> bool:
+    from modules.messaging.models import Attachment
+
+    return session.scalar(select(Attachment.id).where(
+        Attachment.id == attachment_id, Attachment.storage_name == storage_name)
+        .execution_options(all_brands=True)) is not None
+
+
+# key status and retirement must see the keys attachment files are sealed with, and key
+# rotation moves them to the new primary key
+register_blob_store("messaging_attachment", _blobs_by_key, reseal_files)

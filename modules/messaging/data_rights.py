@@ -94,7 +94,7 @@ def export_data(session: Session, user: User) -> dict[str, Any]:
         for a in attached.get(m.id, []):
             if a.uploader_id == user.id:
                 try:
-                    data = files.read(_data_dir(), a.brand_id, a.storage_name, a.seal)
+                    data = files.read_attachment(session, _data_dir(), a)
                 except FileNotFoundError:
                     continue
                 own_files.append((f"messaging/{a.id}-{a.filename}", data))

@@ -251,7 +251,7 @@ def download(session: Session, actor: User, brand: BrandConfig, attachment_id: i
         raise not_found()
     thread = visible_thread(session, actor, brand, message.thread_id)
     try:
-        data = files.read(data_dir, brand.slug, row.storage_name, row.seal)
+        data = files.read_attachment(session, data_dir, row)
     except FileNotFoundError:
         raise not_found() from None
     return row, data, thread

@@ -110,6 +110,7 @@ def test_rotation_leaves_every_row_on_the_new_key_and_the_data_readable(
     readable(db, health_rows)
     status = run("status").output
     assert f"assisted_request.needs: {kid}: 10" in status and f"key {kid} (primary)" in status
+    assert "files:messaging_attachment: no files" in status
     # the run is recorded, and in the audit log (no health data in it)
     run_row = db.scalar(select(crypto_keys.KeyRotation).order_by(
         crypto_keys.KeyRotation.id.desc()))
