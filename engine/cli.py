@@ -14,6 +14,7 @@ import click
 
 from engine.cli_audit import audit
 from engine.cli_keys import keys
+from engine.cli_scheduler import scheduler_cli
 from engine.cli_users import users
 from engine.config import BrandConfigError, ConfigError, load_brand_set
 from engine.config.editor import EditRefused, find_brand_file, set_module_enabled
@@ -303,6 +304,7 @@ main.add_command(users)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(privacy_cli)
+main.add_command(scheduler_cli)
 
 from engine.demo import demo  # noqa: E402  (last: the demo command reuses `serve`)
 

@@ -44,6 +44,7 @@ def all_metadata():  # type: ignore[no-untyped-def]
     import engine.identity.models  # noqa: F401
     import engine.notify  # noqa: F401
     import engine.privacy.models  # noqa: F401
+    import engine.scheduler_models  # noqa: F401
     import engine.sms  # noqa: F401
     from engine.db import Base
     from engine.modules import registry

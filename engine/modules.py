@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,35 @@ class NavEntry:
     badge: Callable[[Any], int | None] | None = None
 
 
+# a periodic job's name: dotted lower-case words ("booking.reminders", "payments.expire-holds")
+PERIODIC_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+")
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Work the scheduler (``cli.py scheduler``, :mod:`engine.scheduler`) starts once per period.
+
+    ``job`` is called with no arguments, on an rq worker when REDIS_URL is set (so it must be a
+    module-level function, importable by path) or in the scheduler's process otherwise. It
+    decides per brand itself (e.g. skipping brands where its module is off) and is idempotent.
+    Periods are aligned to the UTC clock: ``every=timedelta(days=1)`` runs once per UTC day.
+    """
+
+    name: str  # unique on the platform; a module's start with "<module>."
+    every: timedelta
+    job: Callable[..., Any]
+
+    def __post_init__(self) -> None:
+        if not PERIODIC_NAME.fullmatch(self.name) or len(self.name) > 100:
+            raise ValueError(f"periodic job name {self.name!r}: dotted lower-case words, "
+                             f"e.g. 'booking.reminders' (at most 100 characters)")
+        if self.every < timedelta(seconds=1) or self.every.microseconds:
+            raise ValueError(f"periodic job {self.name}: every must be whole seconds, at least "
+                             f"one (got {self.every})")
+        if not callable(self.job):
+            raise ValueError(f"periodic job {self.name}: job {self.job!r} is not callable")
+
+
 @dataclass(frozen=True)
 class Module:
     name: str
@@ -71,6 +102,9 @@ class Module:
     # journey modes this module provides (see BrandConfig.journey)
     journeys: tuple[str, ...] = ()
     jobs: tuple[Callable[..., Any], ...] = ()
+    # work started once per period by the scheduler (`cli.py scheduler`) while the module is on
+    # for at least one brand; names start with "<module>."
+    periodic: tuple[Periodic, ...] = ()
     cli: click.Group | None = None
     template_folder: Path | None = None
     # import path of the module holding its SQLAlchemy models (for metadata and Alembic)
@@ -108,6 +142,13 @@ class Module:
             if not perm.startswith(self.name + "."):
                 raise ValueError(f"module {self.name}: permission {perm!r} must start with "
                                  f"'{self.name}.'")
+        names = [p.name for p in self.periodic]
+        for name in names:
+            if not name.startswith(self.name + "."):
+                raise ValueError(f"module {self.name}: periodic job {name!r} must start with "
+                                 f"'{self.name}.'")
+            if names.count(name) > 1:
+                raise ValueError(f"module {self.name}: periodic job {name!r} is declared twice")
 
 
 class ModuleRegistry:

@@ -7,6 +7,7 @@ Other modules use what this package exports: :func:`available_slots` and :func:`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.config.models import Slug
-from engine.modules import Module, ModuleSettings, Mount, NavEntry
+from engine.modules import Module, ModuleSettings, Mount, NavEntry, Periodic
 from modules.booking.questions import IntakeForm
 
 
@@ -88,6 +89,8 @@ def _module() -> Module:
                         "directory.list": ("booking/_directory_next_slots.html",)},
         cli=booking_cli,
         jobs=(sweep_reminders, advance_waitlists),
+        periodic=(Periodic("booking.reminders", timedelta(minutes=1), sweep_reminders),
+                  Periodic("booking.waitlist", timedelta(minutes=1), advance_waitlists)),
         demo=demo,
         export_data=export_data,
         erase_data=erase_data,

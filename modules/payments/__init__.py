@@ -9,13 +9,14 @@ nothing on a brand where payments is off.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
-from engine.modules import Module, ModuleSettings, Mount, NavEntry
+from engine.modules import Module, ModuleSettings, Mount, NavEntry, Periodic
 
 
 class PaymentsSettings(ModuleSettings):
@@ -71,6 +72,7 @@ def _module() -> Module:
                         "booking.appointment.specialist": ("payments/_appointment.html",)},
         cli=payments_cli,
         jobs=(expire_holds,),
+        periodic=(Periodic("payments.expire-holds", timedelta(minutes=1), expire_holds),),
         on_mount=on_mount,
         demo=demo,
         console=console_bp,
