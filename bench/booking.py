@@ -334,6 +334,7 @@ def bench_directory_page(bench: Bench, people: list[tuple[User, AppointmentType]
     def whole(cold: bool) -> tuple[float, float, float]:
         if cold:  # every specialist's slots computed, none from the next-slots cache
             slot_cache.slots.clear()
+            availability.forget_grids()  # and the day grids the engine keeps
         t0 = time.perf_counter()
         html()
         t1 = time.perf_counter()

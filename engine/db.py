@@ -10,8 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, create_engine, event, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -21,6 +31,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from engine import clock
@@ -68,6 +79,56 @@ class UTCDateTime(TypeDecorator[datetime]):
                     else parsed.astimezone(UTC))
 
         return parse
+
+
+class _EpochFloor(FunctionElement[int]):
+    """Whole POSIX seconds of a UTC datetime column, rounded down, computed by the database:
+    pages that compare thousands of instants read small integers instead of parsing a datetime
+    per value (see :mod:`modules.booking.availability` for why whole seconds rounded outwards
+    give exact answers)."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch_floor"
+
+
+class _EpochCeil(_EpochFloor):
+    """As :class:`_EpochFloor`, rounded up."""
+
+    inherit_cache = True
+    name = "epoch_ceil"
+
+
+def epoch_floor(column: Any) -> FunctionElement[int]:
+    """``floor`` of the column's POSIX time, in SQL."""
+    return _EpochFloor(column)
+
+
+def epoch_ceil(column: Any) -> FunctionElement[int]:
+    """``ceil`` of the column's POSIX time, in SQL."""
+    return _EpochCeil(column)
+
+
+@compiles(_EpochFloor)
+def _epoch_default(element: _EpochFloor, compiler: Any, **kw: Any) -> str:
+    rounding = "ceil" if isinstance(element, _EpochCeil) else "floor"
+    return f"CAST({rounding}(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}))" \
+        " AS BIGINT)"
+
+
+@compiles(_EpochFloor, "sqlite")
+def _epoch_sqlite(element: _EpochFloor, compiler: Any, **kw: Any) -> str:
+    # the values are UTC text "YYYY-MM-DD HH:MM:SS.ffffff" (the bind side above): unixepoch
+    # (strftime before SQLite 3.38) gives the whole seconds, and non-zero microseconds (from
+    # the 21st character on) add one second when rounding up
+    column = compiler.process(element.clauses, **kw)
+    if compiler.dialect.dbapi.sqlite_version_info >= (3, 38):
+        seconds = f"unixepoch({column})"
+    else:
+        seconds = f"CAST(strftime('%s', {column}) AS INTEGER)"
+    if not isinstance(element, _EpochCeil):
+        return seconds
+    return f"({seconds} + (substr({column}, 21) > '000000'))"
 
 
 class Base(DeclarativeBase):

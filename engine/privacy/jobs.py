@@ -1,7 +1,7 @@
 """The privacy sweep job: retention for every brand, due account deletions, expired export
-files. Enqueue it (rq when REDIS_URL is set, in-process otherwise) from a scheduler or cron:
-``engine.jobs.enqueue("engine.privacy.jobs.privacy_sweep")``; ``cli.py privacy retention``
-runs the same thing by hand. Idempotent."""
+files. The engine's scheduler (``cli.py scheduler``, :mod:`engine.scheduler`) runs it daily,
+on rq when REDIS_URL is set and in-process otherwise; ``cli.py privacy retention`` runs the
+same thing by hand. Idempotent."""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
@@ -252,17 +254,20 @@ def _candidates_exact(day: date, ranges: list[tuple[int, int]], rules: SlotRules
 
 
 class _Intervals:
-    """Sorted half-open intervals with an overlap query."""
+    """Sorted half-open intervals with an overlap query (any comparable bounds: the engine
+    uses whole POSIX seconds)."""
 
-    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]):
-        self._items = sorted(intervals)
-        self._starts = [s for s, _ in self._items]
+    __slots__ = ("_starts", "_max_end")
+
+    def __init__(self, intervals: Iterable[tuple[Any, Any]]):
+        items = sorted(intervals)
+        self._starts = [s for s, _ in items]
         # running maximum of the ends, so one bisect answers "does anything overlap?"
-        self._max_end: list[datetime] = []
-        for _, e in self._items:
+        self._max_end: list[Any] = []
+        for _, e in items:
             self._max_end.append(max(e, self._max_end[-1]) if self._max_end else e)
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
+    def overlaps(self, start: Any, end: Any) -> bool:
         i = bisect.bisect_left(self._starts, end)  # intervals starting before ``end``
         return i > 0 and self._max_end[i - 1] > start
 
@@ -270,6 +275,141 @@ class _Intervals:
 def _week(day: date) -> tuple[int, int]:
     iso = day.isocalendar()
     return iso[0], iso[1]
+
+
+# --- whole POSIX seconds ----------------------------------------------------------------------
+# The engine compares instants as integers. Every candidate start and end is a whole second (a
+# whole-minute wall time less a whole-second UTC offset), so rounding the other bounds to whole
+# seconds in the right direction changes no answer: "x < t" holds for a whole second x exactly
+# when "x < ceil(t)", and "t < x" exactly when "floor(t) < x". Busy and time-off intervals are
+# stored as (floor(start), ceil(end)) for that reason.
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY = timedelta(days=1)
+
+
+def floor_seconds(moment: datetime) -> int:
+    """The whole POSIX second at or before the aware ``moment`` (integer arithmetic, exact)."""
+    delta = moment - _EPOCH
+    return delta.days * 86400 + delta.seconds
+
+
+def ceil_seconds(moment: datetime) -> int:
+    """The whole POSIX second at or after the aware ``moment``."""
+    delta = moment - _EPOCH
+    return delta.days * 86400 + delta.seconds + (delta.microseconds > 0)
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@lru_cache(maxsize=8192)
+def _day_grid(tz: ZoneInfo, day: date, ranges: tuple[tuple[int, int], ...], duration: int,
+              interval: int) -> tuple[tuple[int, int], ...]:
+    """(start, end) POSIX seconds of the grid slots of one local day's merged working
+    ``ranges``: :func:`_candidates` as integers. A pure function of its arguments and the tz
+    database, kept for the specialists that share a zone, hours and slot shape (most of a
+    directory page)."""
+    offset = _steady_offset(day, tz)
+    if offset is None:
+        rules = SlotRules(None, duration_minutes=duration, slot_interval_minutes=interval)
+        return tuple((floor_seconds(s), floor_seconds(e))
+                     for s, e in _candidates_exact(day, list(ranges), rules, tz))
+    midnight = (day.toordinal() - _EPOCH_ORDINAL) * 86400 - (offset.days * 86400 + offset.seconds)
+    length, step = duration * 60, interval * 60
+    grid = []
+    for start_minute, end_minute in ranges:
+        start = midnight + start_minute * 60
+        last = midnight + end_minute * 60 - length  # the slot must end by the range's end
+        while start <= last:
+            grid.append((start, start + length))
+            start += step
+    return tuple(grid)
+
+
+def forget_grids() -> None:
+    """Empty the engine's memo of day grids (benchmarks measure the engine cold)."""
+    _day_grid.cache_clear()
+
+
+# the working ranges of each weekday (0 = Monday), merged and sorted
+Week = tuple[tuple[tuple[int, int], ...], ...]
+
+
+def week_of(ranges: Iterable[tuple[int, int, int]]) -> Week:
+    """:data:`Week` of (weekday, start minute, end minute) ranges."""
+    by_day: list[list[tuple[int, int]]] = [[] for _ in range(7)]
+    for weekday, start, end in ranges:
+        by_day[weekday].append((start, end))
+    return tuple(tuple(_merge(day)) for day in by_day)
+
+
+class CalendarView:
+    """One specialist's calendar prepared for availability questions: the weekly ranges merged
+    per weekday, the overrides by date, and the busy and time-off intervals and the counted
+    appointments as whole POSIX seconds. Built from the engine's values
+    (:meth:`of`) or straight from database rows (a directory page's batch read)."""
+
+    __slots__ = ("tz", "_weekly", "_days_off", "_extra", "time_off", "busy", "_counted",
+                 "_caps")
+
+    def __init__(self, zone: str | ZoneInfo, week: Week, days_off: Iterable[date] = (),
+                 extra: Iterable[tuple[date, int, int]] = (),
+                 time_off: Iterable[tuple[int, int]] = (),
+                 busy: Iterable[tuple[int, int]] = (),
+                 counted: Iterable[tuple[int, int | None]] = ()) -> None:
+        """``week``: the weekly ranges (:func:`week_of`); ``extra``: (date, start minute,
+        end minute); ``time_off`` and ``busy``: (floor start, ceil end) seconds, busy only of
+        blocking statuses; ``counted``: (floor start seconds, appointment type id) of the
+        appointments that count towards caps."""
+        self.tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+        self._weekly = week
+        self._days_off = frozenset(days_off)
+        self._extra: dict[date, list[tuple[int, int]]] = {}
+        for on, start, end in extra:
+            self._extra.setdefault(on, []).append((start, end))
+        self.time_off = _Intervals(time_off)
+        self.busy = _Intervals(busy)
+        self._counted = list(counted)
+        self._caps: dict[int | None, tuple[Counter[date], Counter[tuple[int, int]]]] = {}
+
+    @classmethod
+    def of(cls, zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
+           overrides: Sequence[Override], existing: Sequence[Existing]) -> CalendarView:
+        return cls(
+            zone, week_of((r.weekday, r.start_minute, r.end_minute) for r in weekly),
+            (o.on for o in overrides if isinstance(o, DayOff)),
+            ((o.on, o.start_minute, o.end_minute) for o in overrides
+             if isinstance(o, ExtraHours)),
+            ((floor_seconds(o.start_at), ceil_seconds(o.end_at)) for o in overrides
+             if isinstance(o, TimeOff)),
+            ((floor_seconds(e.blocked_start_at), ceil_seconds(e.blocked_end_at))
+             for e in existing if e.status in BLOCKING_STATUSES),
+            ((floor_seconds(e.start_at), e.appointment_type_id) for e in existing
+             if e.status in COUNTED_STATUSES))
+
+    def ranges(self, day: date) -> tuple[tuple[int, int], ...]:
+        """:func:`working_ranges` of one local date."""
+        weekly = () if day in self._days_off else self._weekly[day.weekday()]
+        extra = self._extra.get(day)
+        return tuple(_merge([*weekly, *extra])) if extra else weekly
+
+    def caps(self, appointment_type_id: int | None,
+             ) -> tuple[Counter[date], Counter[tuple[int, int]]]:
+        """Counted appointments of one type per local date and per ISO week of the zone."""
+        found = self._caps.get(appointment_type_id)
+        if found is None:
+            per_day: Counter[date] = Counter()
+            per_week: Counter[tuple[int, int]] = Counter()
+            for start, type_id in self._counted:
+                if type_id == appointment_type_id:
+                    local_day = _at(start).astimezone(self.tz).date()
+                    per_day[local_day] += 1
+                    per_week[_week(local_day)] += 1
+            found = self._caps[appointment_type_id] = (per_day, per_week)
+        return found
 
 
 def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
@@ -288,52 +428,57 @@ def available_slots(zone: str | ZoneInfo, weekly: Sequence[WeeklyRange],
     day's slots are in order, so the walk stops as soon as it has them.
     """
     _check_aware(window_start, window_end, now)
-    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
-    earliest = max(window_start, now + timedelta(minutes=rules.min_notice_minutes))
-    latest_start = now + timedelta(days=rules.max_days_ahead)
-    if earliest >= window_end or earliest > latest_start or (limit is not None and limit <= 0):
+    return free_slots(CalendarView.of(zone, weekly, overrides, existing), rules, window_start,
+                      window_end, now, limit)
+
+
+def free_slots(view: CalendarView, rules: SlotRules, window_start: datetime,
+               window_end: datetime, now: datetime, limit: int | None = None) -> list[Slot]:
+    """:func:`available_slots` on a prepared calendar (the same rules, one implementation)."""
+    tz = view.tz
+    earliest_at = max(window_start, now + timedelta(minutes=rules.min_notice_minutes))
+    latest_at = now + timedelta(days=rules.max_days_ahead)
+    if earliest_at >= window_end or earliest_at > latest_at or (limit is not None and limit <= 0):
         return []
-
-    time_off = _Intervals((o.start_at, o.end_at) for o in overrides if isinstance(o, TimeOff))
-    busy = _Intervals((e.blocked_start_at, e.blocked_end_at) for e in existing
-                      if e.status in BLOCKING_STATUSES)
-    per_day: Counter[date] = Counter()
-    per_week: Counter[tuple[int, int]] = Counter()
-    if rules.daily_cap is not None or rules.weekly_cap is not None:
-        for e in existing:
-            if (e.status in COUNTED_STATUSES
-                    and e.appointment_type_id == rules.appointment_type_id):
-                local_day = e.start_at.astimezone(tz).date()
-                per_day[local_day] += 1
-                per_week[_week(local_day)] += 1
-
-    before = timedelta(minutes=rules.buffer_before_minutes)
-    after = timedelta(minutes=rules.buffer_after_minutes)
-    found: list[Slot] = []
+    # start >= earliest_at, start < window_end and start <= latest_at, in whole seconds
+    earliest, end_before, latest = (ceil_seconds(earliest_at), ceil_seconds(window_end),
+                                    floor_seconds(latest_at))
+    capped = rules.daily_cap is not None or rules.weekly_cap is not None
+    per_day, per_week = view.caps(rules.appointment_type_id) if capped else (None, None)
+    before, after = rules.buffer_before_minutes * 60, rules.buffer_after_minutes * 60
+    duration, interval = rules.duration_minutes, rules.slot_interval_minutes
+    busy, time_off = view.busy.overlaps, view.time_off.overlaps
+    found: list[tuple[int, int]] = []
     in_order = True  # days and each day's grid come out in time order (kept as a check)
     # a local day may start up to ~26 h away from the UTC day: look one day either side
-    day = earliest.astimezone(tz).date() - timedelta(days=1)
-    last_day = min(window_end, latest_start).astimezone(tz).date() + timedelta(days=1)
+    day = earliest_at.astimezone(tz).date() - _DAY
+    last_day = min(window_end, latest_at).astimezone(tz).date() + _DAY
     while day <= last_day:
-        if (rules.daily_cap is not None and per_day[day] >= rules.daily_cap) or (
-                rules.weekly_cap is not None and per_week[_week(day)] >= rules.weekly_cap):
-            day += timedelta(days=1)
+        if capped and ((rules.daily_cap is not None and per_day[day] >= rules.daily_cap) or (
+                rules.weekly_cap is not None and per_week[_week(day)] >= rules.weekly_cap)):
+            day += _DAY
             continue
-        for start, end in _candidates(day, working_ranges(day, weekly, overrides), rules, tz):
-            if not (earliest <= start < window_end and start <= latest_start):
+        ranges = view.ranges(day)
+        for start, end in (_day_grid(tz, day, ranges, duration, interval) if ranges else ()):
+            if start < earliest or start >= end_before or start > latest:
                 continue
-            if time_off.overlaps(start, end) or busy.overlaps(start - before, end + after):
+            if time_off(start, end) or busy(start - before, end + after):
                 continue
-            if found and start <= found[-1].start_at:
+            if found and start <= found[-1][0]:
                 in_order = False
-            found.append(Slot(start, end, start - before, end + after))
+            found.append((start, end))
             if in_order and limit is not None and len(found) >= limit:
-                return found
-        day += timedelta(days=1)
+                return _slots(found, before, after)
+        day += _DAY
     if not in_order:  # never seen; would a zone's rules ever allow it, stay correct
-        unique = {slot.start_at: slot for slot in reversed(found)}  # first one per start
+        unique = {start: (start, end) for start, end in reversed(found)}  # first per start
         found = [unique[k] for k in sorted(unique)]
-    return found if limit is None else found[:limit]
+    return _slots(found if limit is None else found[:limit], before, after)
+
+
+def _slots(found: list[tuple[int, int]], before: int, after: int) -> list[Slot]:
+    return [Slot(_at(start), _at(end), _at(start - before), _at(end + after))
+            for start, end in found]
 
 
 def slots_by_day(slots: Iterable[Slot], zone: str | ZoneInfo) -> dict[date, list[Slot]]:

@@ -3,30 +3,42 @@
 Per specialist, the next slots take about ten queries (the specialist, the membership, the
 calendar, rules, overrides, types, appointments and waitlist holds, per window and type).
 Here each of those is ONE query for the whole page, so a page of 1,000 specialists costs the
-same eight queries as a page of one: the specialists, their memberships, calendars, weekly
-rules, overrides and patient-bookable types, then per 14-day window the appointments (of
-every brand: one calendar) and the waitlist holds of those still short of slots. Nearly
-every page is served by the first window.
+same queries as a page of one: the listed specialists, their calendars, weekly rules,
+overrides and patient-bookable types, then per 14-day window the appointments (of every brand:
+one calendar) and the waitlist holds of those still short of slots. Nearly every page is served
+by the first window.
 
-The rules are those of :func:`modules.booking.services.available_slots` exactly: the same
-pure engine, fed the same rows.
+The rows are read as plain values, instants as whole POSIX seconds computed by the database
+(:func:`engine.db.epoch_floor`), and fed to the availability engine's prepared calendar
+(:class:`~modules.booking.availability.CalendarView`): the same pure engine, and the same rules,
+as :func:`modules.booking.services.available_slots` for one specialist and type.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.config import BrandConfig
+from engine.db import epoch_ceil, epoch_floor
 from engine.identity.models import SpecialistMembership, User
 from engine.web import network_id
 from modules.booking import availability
-from modules.booking.availability import COUNTED_STATUSES, Existing, Override, Slot, WeeklyRange
+from modules.booking.availability import (
+    BLOCKING_STATUSES,
+    COUNTED_STATUSES,
+    CalendarView,
+    Slot,
+    SlotRules,
+    Week,
+    week_of,
+)
 from modules.booking.calendar import booking_settings
 from modules.booking.models import (
     Appointment,
@@ -36,60 +48,174 @@ from modules.booking.models import (
     WeeklyRule,
 )
 from modules.booking.models_waitlist import FreedSlot, WaitlistOffer
-from modules.booking.services import _as_override, _rules_of
 
 NEXT_SLOTS_STEP = timedelta(days=14)
 # caps count whole local days and ISO weeks around a window (as the services do)
 CAP_MARGIN = timedelta(days=8)
+NO_HOURS = week_of(())
+
+
+class BookableType(NamedTuple):
+    """What a listing needs of a patient-bookable appointment type (read without the ORM)."""
+
+    id: int
+    name: str
+    specialist_id: int
+    min_notice_minutes: int
+    max_days_ahead: int
+    rules: SlotRules
+
+
+_TYPE_COLUMNS = (AppointmentType.id, AppointmentType.name, AppointmentType.specialist_id,
+                 AppointmentType.duration_minutes, AppointmentType.slot_interval_minutes,
+                 AppointmentType.buffer_before_minutes, AppointmentType.buffer_after_minutes,
+                 AppointmentType.min_notice_minutes, AppointmentType.max_days_ahead,
+                 AppointmentType.daily_cap, AppointmentType.weekly_cap)
+
+
+def _bookable_type(row: Sequence) -> BookableType:
+    (type_id, name, specialist_id, duration, interval, before, after, notice, ahead, daily,
+     weekly) = row
+    return BookableType(type_id, name, specialist_id, notice, ahead, SlotRules(
+        type_id, duration_minutes=duration, slot_interval_minutes=interval,
+        buffer_before_minutes=before, buffer_after_minutes=after, min_notice_minutes=notice,
+        max_days_ahead=ahead, daily_cap=daily, weekly_cap=weekly))
+
+
+def _listed_on(brand: BrandConfig) -> tuple[ColumnElement[bool], ...]:
+    """A specialist listed on ``brand``: its network, an active membership (on a query that
+    joins User and SpecialistMembership)."""
+    return (User.role == "specialist", User.network == network_id(brand),
+            SpecialistMembership.brand_id == brand.slug, SpecialistMembership.active.is_(True))
 
 
 def listed_specialists(session: Session, brand: BrandConfig, ids: Sequence[int]) -> set[int]:
-    """The ids of specialists listed on ``brand`` (its network, an active membership)."""
-    specialists = set(session.scalars(select(User.id).where(
-        User.id.in_(ids), User.role == "specialist", User.network == network_id(brand))))
-    return set(session.scalars(select(SpecialistMembership.user_id).where(
-        SpecialistMembership.brand_id == brand.slug, SpecialistMembership.active.is_(True),
-        SpecialistMembership.user_id.in_(specialists)).execution_options(all_brands=True)))
+    """The ids of specialists listed on ``brand``."""
+    return set(session.scalars(
+        select(SpecialistMembership.user_id)
+        .join(User, User.id == SpecialistMembership.user_id)
+        .where(SpecialistMembership.user_id.in_(ids), *_listed_on(brand))
+        .execution_options(all_brands=True)))
 
 
-def _calendar_entries(session: Session, ids: Iterable[int], start: datetime,
-                      end: datetime) -> dict[int, list[Existing]]:
-    """Per specialist, the appointments of EVERY brand and the live waitlist holds touching
-    ``[start, end)``: what ``services._calendar_appointments`` reads for one, in two queries."""
-    ids = list(ids)
-    entries: dict[int, list[Existing]] = defaultdict(list)
-    for specialist_id, *row in session.execute(
-            select(Appointment.specialist_id, Appointment.start_at,
-                   Appointment.blocked_start_at, Appointment.blocked_end_at,
-                   Appointment.status, Appointment.appointment_type_id)
-            .where(Appointment.specialist_id.in_(ids),
-                   Appointment.status.in_(COUNTED_STATUSES),
-                   Appointment.blocked_end_at > start, Appointment.blocked_start_at < end)
-            .execution_options(all_brands=True)):
-        entries[specialist_id].append(Existing(*row))
-    for specialist_id, s, bs, be in session.execute(
-            select(WaitlistOffer.specialist_id, FreedSlot.start_at, FreedSlot.blocked_start_at,
-                   FreedSlot.blocked_end_at)
-            .join(WaitlistOffer, WaitlistOffer.freed_slot_id == FreedSlot.id)
-            .where(WaitlistOffer.specialist_id.in_(ids), WaitlistOffer.status == "held",
-                   WaitlistOffer.expires_at > clock.now(),
-                   FreedSlot.blocked_end_at > start, FreedSlot.blocked_start_at < end)
-            .execution_options(all_brands=True)):
+def listed_calendars(session: Session, brand: BrandConfig, ids: Sequence[int],
+                     ) -> dict[int, tuple[int, str, str]]:
+    """The calendars of the specialists of ``ids`` listed on ``brand`` (as
+    :func:`listed_specialists`), in one query: specialist id -> (calendar id, zone, slots
+    token). A listed specialist without a calendar has no slots, and no entry here."""
+    return {specialist_id: (calendar_id, zone, token)
+            for calendar_id, specialist_id, zone, token in session.connection().execute(
+                select(Calendar.id, Calendar.specialist_id, Calendar.timezone,
+                       Calendar.slots_token)
+                .join(User, User.id == Calendar.specialist_id)
+                .join(SpecialistMembership, SpecialistMembership.user_id == User.id)
+                .where(Calendar.specialist_id.in_(ids), *_listed_on(brand)))}
+
+
+class _Calendars:
+    """The prepared calendars of many specialists: hours and overrides read once, busy time
+    read per window."""
+
+    def __init__(self, session: Session, specialists: Iterable[int],
+                 calendars: Iterable[tuple[int, int, str]] | None = None) -> None:
+        """``calendars``: the (id, specialist id, zone) rows of ``specialists``' calendars
+        when the caller has read them already."""
+        self.zones: dict[int, str] = {}
+        calendar_of: dict[int, int] = {}
+        if calendars is None:
+            calendars = session.connection().execute(
+                select(Calendar.id, Calendar.specialist_id, Calendar.timezone)
+                .where(Calendar.specialist_id.in_(list(specialists))))
+        for calendar_id, specialist_id, zone in calendars:
+            calendar_of[calendar_id], self.zones[specialist_id] = specialist_id, zone
+        rows: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        for calendar_id, *hours in session.connection().execute(
+                select(WeeklyRule.calendar_id, WeeklyRule.weekday, WeeklyRule.start_minute,
+                       WeeklyRule.end_minute).where(WeeklyRule.calendar_id.in_(calendar_of))):
+            rows[calendar_of[calendar_id]].append(tuple(hours))  # type: ignore[arg-type]
+        # most of a page shares a few weekly patterns: each is prepared once
+        weeks: dict[tuple[tuple[int, int, int], ...], Week] = {}
+        self.weeks: dict[int, Week] = {}
+        for specialist_id, ranges in rows.items():
+            key = tuple(sorted(ranges))
+            week = weeks.get(key)
+            self.weeks[specialist_id] = week if week is not None else \
+                weeks.setdefault(key, week_of(key))
+        self.days_off: dict[int, list[date]] = defaultdict(list)
+        self.extra: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+        self.time_off: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for calendar_id, kind, on, start_minute, end_minute, off_start, off_end in \
+                session.connection().execute(select(
+                    DateOverride.calendar_id, DateOverride.kind, DateOverride.on_date,
+                    DateOverride.start_minute, DateOverride.end_minute,
+                    epoch_floor(DateOverride.start_at), epoch_ceil(DateOverride.end_at))
+                    .where(DateOverride.calendar_id.in_(calendar_of))):
+            specialist_id = calendar_of[calendar_id]
+            if kind == "day_off":
+                self.days_off[specialist_id].append(on)
+            elif kind == "extra_hours":
+                self.extra[specialist_id].append((on, start_minute, end_minute))
+            else:
+                self.time_off[specialist_id].append((off_start, off_end))
+
+    def views(self, session: Session, ids: Iterable[int], start: datetime, end: datetime,
+              counted: bool) -> dict[int, CalendarView]:
+        """Each specialist's calendar with the appointments of EVERY brand and the live
+        waitlist holds touching ``[start, end)`` (what ``services._calendar_appointments``
+        reads for one, in two queries). ``counted``: also the appointments that count towards
+        caps (completed, no-show), which only capped types need."""
+        ids = list(ids)
+        busy: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        counts: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+        # every brand's appointments: read on the connection, past the brand scoping of the
+        # ORM session (and its per-row cost)
+        connection = session.connection()
+        touching = (Appointment.specialist_id.in_(ids), Appointment.blocked_end_at > start,
+                    Appointment.blocked_start_at < end)
+        blocked = (epoch_floor(Appointment.blocked_start_at),
+                   epoch_ceil(Appointment.blocked_end_at))
+        if counted:
+            for specialist_id, status, blocked_start, blocked_end, starts, type_id in \
+                    connection.execute(select(
+                        Appointment.specialist_id, Appointment.status, *blocked,
+                        epoch_floor(Appointment.start_at), Appointment.appointment_type_id)
+                        .where(Appointment.status.in_(COUNTED_STATUSES), *touching)):
+                if status in BLOCKING_STATUSES:
+                    busy[specialist_id].append((blocked_start, blocked_end))
+                counts[specialist_id].append((starts, type_id))
+        else:
+            for specialist_id, blocked_start, blocked_end in connection.execute(
+                    select(Appointment.specialist_id, *blocked)
+                    .where(Appointment.status.in_(BLOCKING_STATUSES), *touching)):
+                busy[specialist_id].append((blocked_start, blocked_end))
         # a hold blocks like a requested appointment and counts towards no cap
-        entries[specialist_id].append(Existing(s, bs, be, "requested", None))
-    return entries
+        for specialist_id, blocked_start, blocked_end in connection.execute(
+                select(WaitlistOffer.specialist_id, epoch_floor(FreedSlot.blocked_start_at),
+                       epoch_ceil(FreedSlot.blocked_end_at))
+                .join(WaitlistOffer, WaitlistOffer.freed_slot_id == FreedSlot.id)
+                .where(WaitlistOffer.specialist_id.in_(ids), WaitlistOffer.status == "held",
+                       WaitlistOffer.expires_at > clock.now(),
+                       FreedSlot.blocked_end_at > start, FreedSlot.blocked_start_at < end)):
+            busy[specialist_id].append((blocked_start, blocked_end))
+        return {i: CalendarView(self.zones[i], self.weeks.get(i, NO_HOURS),
+                                self.days_off.get(i, ()),
+                                self.extra.get(i, ()), self.time_off.get(i, ()),
+                                busy.get(i, ()), counts.get(i, ()))
+                for i in ids}
 
 
 def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequence[int],
                     count: int, *, listed: set[int] | None = None,
-                    ) -> dict[int, list[tuple[AppointmentType, Slot]]]:
+                    calendars: Iterable[tuple[int, int, str]] | None = None,
+                    ) -> dict[int, list[tuple[BookableType, Slot]]]:
     """For each of ``specialist_ids``, the first ``count`` free slots across their
     patient-bookable types on ``brand``, soonest first (a time offered by two types is listed
     once, with the first type by name). Specialists not listed on ``brand``, or without a
     calendar or bookable type, get an empty list. A constant number of queries, whatever the
-    number of specialists."""
+    number of specialists. ``listed`` and ``calendars`` (the listed specialists' calendar
+    rows, as :class:`_Calendars` takes them) spare reading again what the caller has read."""
     booking_settings(brand)
-    result: dict[int, list[tuple[AppointmentType, Slot]]] = {i: [] for i in specialist_ids}
+    result: dict[int, list[tuple[BookableType, Slot]]] = {i: [] for i in specialist_ids}
     if count <= 0 or not specialist_ids:
         return result
     # ``listed``: the caller has already read which of the ids are listed on ``brand``
@@ -99,50 +225,42 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
         listed = listed & set(specialist_ids)
     if not listed:
         return result
-    zones: dict[int, str] = {}
-    calendar_of: dict[int, int] = {}
-    for calendar_id, specialist_id, zone in session.execute(
-            select(Calendar.id, Calendar.specialist_id, Calendar.timezone)
-            .where(Calendar.specialist_id.in_(listed))):
-        calendar_of[calendar_id], zones[specialist_id] = specialist_id, zone
-    weekly: dict[int, list[WeeklyRange]] = defaultdict(list)
-    shared: dict[tuple[int, int, int], WeeklyRange] = {}  # most hours repeat across a page
-    for calendar_id, *hours in session.execute(
-            select(WeeklyRule.calendar_id, WeeklyRule.weekday, WeeklyRule.start_minute,
-                   WeeklyRule.end_minute).where(WeeklyRule.calendar_id.in_(calendar_of))
-            .order_by(WeeklyRule.weekday, WeeklyRule.start_minute)):
-        key = (hours[0], hours[1], hours[2])
-        weekly_range = shared.get(key) or shared.setdefault(key, WeeklyRange(*key))
-        weekly[calendar_of[calendar_id]].append(weekly_range)
-    dated: dict[int, list[Override]] = defaultdict(list)
-    for row in session.scalars(select(DateOverride).where(
-            DateOverride.calendar_id.in_(calendar_of))
-            .order_by(DateOverride.on_date, DateOverride.start_at, DateOverride.id)):
-        dated[calendar_of[row.calendar_id]].append(_as_override(row))
-    types: dict[int, list[AppointmentType]] = defaultdict(list)
-    for t in session.scalars(select(AppointmentType).where(
-            AppointmentType.brand_id == brand.slug, AppointmentType.specialist_id.in_(zones),
-            AppointmentType.active.is_(True), AppointmentType.bookable_by == "patients")
+    prepared = _Calendars(session, listed, calendars)
+    types: dict[int, list[BookableType]] = defaultdict(list)
+    for row in session.connection().execute(  # the brand is in the WHERE clause
+            select(*_TYPE_COLUMNS).where(
+                AppointmentType.brand_id == brand.slug,
+                AppointmentType.specialist_id.in_(prepared.zones),
+                AppointmentType.active.is_(True), AppointmentType.bookable_by == "patients")
             .order_by(AppointmentType.name, AppointmentType.id)):
-        types[t.specialist_id].append(t)
-    rules = {t.id: _rules_of(t) for kinds in types.values() for t in kinds}
+        kind = _bookable_type(row)
+        types[kind.specialist_id].append(kind)
 
     now = clock.now()
-    found: dict[int, dict[datetime, tuple[AppointmentType, Slot]]] = defaultdict(dict)
+    found: dict[int, dict[datetime, tuple[BookableType, Slot]]] = defaultdict(dict)
     horizon = {i: now + timedelta(days=max(t.max_days_ahead for t in kinds) + 1)
                for i, kinds in types.items()}
+    capped = {i for i, kinds in types.items()
+              if any(t.rules.daily_cap is not None or t.rules.weekly_cap is not None
+                     for t in kinds)}
+    # without caps only the blocked intervals touching the window matter: the longest slot
+    # with its buffers either side is enough margin
+    reach = {i: timedelta(minutes=max(t.rules.duration_minutes + t.rules.buffer_before_minutes
+                                      + t.rules.buffer_after_minutes for t in kinds))
+             for i, kinds in types.items()}
     pending = set(horizon)
     start = now
     # windows in order: once one ends with enough slots, no later one holds an earlier time
     while pending:
         end = start + NEXT_SLOTS_STEP
-        entries = _calendar_entries(session, pending, start - CAP_MARGIN, end + CAP_MARGIN)
+        margin = CAP_MARGIN if pending & capped else max(reach[i] for i in pending)
+        views = prepared.views(session, pending, start - margin, end + margin,
+                                counted=bool(pending & capped))
         for i in list(pending):
             window_end = min(end, horizon[i])
             for t in types[i]:
-                for slot in availability.available_slots(
-                        zones[i], weekly[i], dated[i], entries[i], rules[t.id], start,
-                        window_end, now, limit=count):
+                for slot in availability.free_slots(views[i], t.rules, start, window_end, now,
+                                                    limit=count):
                     found[i].setdefault(slot.start_at, (t, slot))
             if len(found[i]) >= count or window_end >= horizon[i]:
                 pending.discard(i)
@@ -150,4 +268,3 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
     for i, slots in found.items():
         result[i] = [slots[k] for k in sorted(slots)][:count]
     return result
-

@@ -54,7 +54,7 @@ def bookable_types(session: Session, brand: BrandConfig,
 
 
 def next_slots(session: Session, brand: BrandConfig, specialist_id: int,
-               count: int) -> list[tuple[AppointmentType, Slot]]:
+               count: int) -> list[tuple[batch.BookableType, Slot]]:
     """The first ``count`` free slots across the specialist's patient-bookable types, soonest
     first (a time offered by two types is listed once, with the first type); a 404 UserError
     when the specialist is not listed on ``brand``. The batched read of a directory page

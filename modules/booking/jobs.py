@@ -1,5 +1,5 @@
-"""Periodic jobs of booking, run by `cli.py booking scheduler` each tick (on an rq worker when
-REDIS_URL is set): passing expired waitlist holds to the next patient in line.
+"""Periodic jobs of booking, run by the engine's scheduler (`cli.py scheduler`; on an rq worker
+when REDIS_URL is set): passing expired waitlist holds to the next patient in line.
 
 Mail is rendered with each brand's own app (:mod:`engine.brand_context`), as the reminder sweep
 does, so a job renders and links exactly as the request that froze a slot would have.

@@ -28,8 +28,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,8 +61,7 @@ _CALENDAR = Calendar.__table__
 _READ_EPOCH = select(_EPOCH.c.token).where(_EPOCH.c.id == 1)
 
 
-@dataclass(frozen=True, slots=True)
-class CachedSlot:
+class CachedSlot(NamedTuple):
     """A free slot and the id and name of the appointment type it is offered for."""
 
     appointment_type_id: int
@@ -124,16 +124,13 @@ def next_slots(session: Session, brand: BrandConfig, specialist_ids: Sequence[in
     # the keys first, in this transaction: the data read after them is at least as new
     connection = session.connection()
     epoch = connection.execute(_READ_EPOCH).scalar()
-    tokens = dict(connection.execute(
-        select(_CALENDAR.c.specialist_id, _CALENDAR.c.slots_token)
-        .where(_CALENDAR.c.specialist_id.in_(ids))).all())
-    listed = batch.listed_specialists(session, brand, [i for i in ids if i in tokens])
+    calendars = batch.listed_calendars(session, brand, ids)  # with their slots tokens
     now = clock.now()
     scope = (brand.slug, brand_revision(brand), count)
     missing = []
-    for i in listed:
+    for i, (_, _, token) in calendars.items():
         entry = slots.get((*scope, i))
-        if entry is not None and entry.key == (epoch, tokens[i]) and now < entry.valid_until:
+        if entry is not None and entry.key == (epoch, token) and now < entry.valid_until:
             result[i] = list(entry.slots)
             slots.hits += 1
         else:
@@ -141,18 +138,24 @@ def next_slots(session: Session, brand: BrandConfig, specialist_ids: Sequence[in
     if not missing:
         return result
     slots.misses += len(missing)
-    found = batch.next_slots_many(session, brand, missing, count, listed=set(missing))
+    found = batch.next_slots_many(session, brand, missing, count, listed=set(missing),
+                                  calendars=[(calendars[i][0], i, calendars[i][1])
+                                             for i in missing])
     fresh = []
     for i in missing:
         cached = tuple(CachedSlot(kind.id, kind.name, slot) for kind, slot in found[i])
         # bookable until the first slot's start minus its type's minimum notice
-        ends = [slot.start_at - timedelta(minutes=kind.min_notice_minutes)
-                for kind, slot in found[i]]
-        fresh.append(((*scope, i), _Entry((epoch, tokens[i]), min([now + TTL, *ends]),
+        ends = [slot.start_at - _minutes(kind.min_notice_minutes) for kind, slot in found[i]]
+        fresh.append(((*scope, i), _Entry((epoch, calendars[i][2]), min([now + TTL, *ends]),
                                           cached)))
         result[i] = list(cached)
     slots.put_many(fresh)
     return result
+
+
+@cache
+def _minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
 
 
 def brand_revision(brand: BrandConfig) -> int:

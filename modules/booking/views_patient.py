@@ -221,16 +221,25 @@ def next_slots_batch() -> Any:
     found = slot_cache.next_slots(db(), brand, ids, booking_settings(brand).profile_next_slots)
     # "/appointments/book/0" -> the prefix every specialist's booking URL shares
     book_base = url_for("booking.book", specialist_id=0)[:-1]
+    # a page's specialists mostly share a grid of times: each instant is formatted once
+    texts: dict[datetime, str] = {}
+
+    def text(moment: datetime) -> str:
+        done = texts.get(moment)
+        return done if done is not None else texts.setdefault(moment, _utc_text(moment))
+
     return jsonify({"specialists": {str(specialist_id): [{
-        "start": _utc_text(cached.slot.start_at),
-        "end": _utc_text(cached.slot.end_at),
+        "start": text(cached.slot.start_at),
+        "end": text(cached.slot.end_at),
         "appointment_type": cached.appointment_type_id,
         "url": f"{book_base}{specialist_id}?type={cached.appointment_type_id}",
     } for cached in slots] for specialist_id, slots in found.items()}})
 
 
 def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # the engine's slots are UTC already
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 @bp.route("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from engine.db import brand_session
+from engine.db import brand_session, epoch_ceil, epoch_floor
 from engine.identity.models import User
 from engine.platform import Platform
 
@@ -59,3 +60,20 @@ def test_naive_datetimes_are_refused(db: Session, create_user: Callable[..., Use
     user.email_verified_at = datetime(2025, 1, 1, 12, 0)  # naive: the point of the test
     with pytest.raises(StatementError, match="naive datetime"):
         db.flush()
+
+
+@pytest.mark.parametrize("moment", MOMENTS + [
+    datetime(2026, 3, 2, 7, 30, 0, 1, tzinfo=UTC),  # one microsecond past a whole second
+    datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),  # before the epoch
+], ids=str)
+def test_the_database_rounds_instants_to_whole_posix_seconds_outwards(
+        db: Session, create_user: Callable[..., User], moment: datetime) -> None:
+    """epoch_floor / epoch_ceil: what the batched availability reads instead of datetimes."""
+    user = create_user("patient")
+    user.email_verified_at = moment
+    db.flush()
+    floor, ceil = db.execute(select(epoch_floor(User.email_verified_at),
+                                    epoch_ceil(User.email_verified_at))
+                             .where(User.id == user.id)).one()
+    exact = moment.timestamp()
+    assert (floor, ceil) == (math.floor(exact), math.ceil(exact))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,9 @@ from modules.booking.availability import (
     TimeOff,
     WeeklyRange,
     available_slots,
+    ceil_seconds,
     first_instant_at_or_after,
+    floor_seconds,
     local_wall_time_exists,
     slots_by_day,
 )
@@ -245,3 +248,24 @@ def test_slots_by_day_groups_by_the_viewers_date() -> None:
     tokyo = slots_by_day(found, "Asia/Tokyo")  # UTC+9: Monday 10:00 Madrid is 18:00 Tokyo
     assert {d: len(v) for d, v in tokyo.items()} == {MONDAY: 2, MONDAY + timedelta(days=1): 1}
     assert [s for group in tokyo.values() for s in group] == found
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 3, 2, 7, 30, tzinfo=UTC), datetime(2026, 3, 2, 7, 30, 0, 1, tzinfo=UTC),
+    datetime(2026, 3, 2, 8, 30, 0, 999999, tzinfo=MADRID),
+    datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)], ids=str)
+def test_whole_seconds_round_outwards_exactly(moment: datetime) -> None:
+    exact = moment.timestamp()
+    assert (floor_seconds(moment), ceil_seconds(moment)) == (math.floor(exact), math.ceil(exact))
+
+
+def test_an_appointment_ending_a_microsecond_into_a_slot_still_blocks_it() -> None:
+    """Busy time is kept in whole seconds rounded outwards: never a slot it overlaps."""
+    nine = local(MONDAY, 9)
+    ends = nine + timedelta(microseconds=1)
+    found = slots(existing=[Existing(nine - timedelta(hours=1), nine - timedelta(hours=1), ends,
+                                     "confirmed", 2)])
+    assert starts(found)[0] == "Mon 10:00"
+    found = slots(existing=[Existing(nine - timedelta(hours=1), nine - timedelta(hours=1), nine,
+                                     "confirmed", 2)])
+    assert starts(found)[0] == "Mon 09:00"
