@@ -7,21 +7,31 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, make_response, render_template, request, send_from_directory
+from flask import (
+    Flask,
+    Response,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask import session as flask_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.security import safe_join
 
 from engine import i18n, security
 from engine.config import LoadedBrand
 from engine.identity import auth
 from engine.identity.permissions import public, role_permissions
-from engine.modules import PORTAL_PREFIX
+from engine.modules import PORTAL_PREFIX, Module
 from engine.privacy import views as privacy_views
 from engine.runtime import Runtime
 from engine.web import BrandContext, UserError, discard_writes, finish_request, problem
@@ -120,20 +130,7 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
     i18n.init_app(app, cfg)
     auth.init_app(app)
 
-    static_dirs = [d / "static" for d in dirs]
-    # then each enabled module's own static folder (beside its templates): its scripts
-    static_dirs += [m.template_folder.parent / "static" for m in enabled
-                    if m.template_folder is not None
-                    and (m.template_folder.parent / "static").is_dir()]
-
-    @app.route("/static/<path:filename>", endpoint="static")
-    @public
-    def static(filename: str) -> Response:
-        for d in static_dirs:
-            if (d / filename).is_file():
-                resp = send_from_directory(d, filename, max_age=3600)
-                return resp
-        raise NotFound()
+    _wire_static_files(app, [d / "static" for d in dirs], enabled)
 
     @app.route("/brand.css", endpoint="brand_css")
     @public
@@ -173,6 +170,72 @@ def build_brand_app(loaded: LoadedBrand, runtime: Runtime) -> Flask:
 
     audit.init_app(app, session=db, factory=lambda: runtime.sessions(info={"brand_id": None}))
     return app
+
+
+# The first path segment under /static/ that belongs to modules, never to a theme.
+MODULE_STATIC_SEGMENT = "m"
+STATIC_MAX_AGE = 3600
+
+
+def _wire_static_files(app: Flask, theme_static: list[Path], enabled: list[Module]) -> None:
+    """Two URL namespaces for static files, so that no file can shadow another's.
+
+    ``/static/<path>`` serves the brand's theme files (brand theme, then base theme: a theme
+    overrides base by path, which is what themes are for). ``/static/m/<module>/<path>`` serves
+    one module's own ``static/`` folder (beside its ``templates/``), and only while the module is
+    enabled on this brand; any other module name answers 404. Before this split, both lived in one
+    flat namespace searched in order, so a theme's ``video.js`` silently replaced the video
+    module's script.
+
+    Why ``/static/m/``: it stays under ``/static/``, so one proxy or CDN rule still covers every
+    static file and the CSP's ``script-src 'self'`` needs nothing new; ``m`` is the segment the
+    console already uses for modules (``/m/<name>``), and being one letter no theme folder is
+    likely to want it. It is reserved: a theme with a ``static/m/`` folder is a load error (its
+    files could never be reached), and the theme route refuses ``m/...`` outright.
+
+    Templates build module URLs with the Jinja global ``module_static(module, filename)``.
+    """
+    reserved = [d / MODULE_STATIC_SEGMENT for d in theme_static
+                if (d / MODULE_STATIC_SEGMENT).exists()]
+    if reserved:
+        raise BrandLoadError(f"theme folder {reserved[0]} is reserved for module static files "
+                             f"(/static/{MODULE_STATIC_SEGMENT}/<module>/...): rename it")
+    module_static = {m.name: m.template_folder.parent / "static" for m in enabled
+                     if m.template_folder is not None
+                     and (m.template_folder.parent / "static").is_dir()}
+
+    @app.route("/static/<path:filename>", endpoint="static")
+    @public
+    def static(filename: str) -> Response:
+        if filename.split("/", 1)[0] == MODULE_STATIC_SEGMENT:
+            raise NotFound()
+        for d in theme_static:
+            # safe_join refuses "..", absolute paths and the like before anything is looked at
+            found = safe_join(str(d), filename)
+            if found is not None and os.path.isfile(found):
+                return send_from_directory(d, filename, max_age=STATIC_MAX_AGE)
+        raise NotFound()
+
+    # The endpoint name starts with "static" on purpose: the consent interstitial lets such
+    # endpoints through (engine.privacy.views.OPEN_ENDPOINT_PREFIXES), as it does theme files.
+    @app.route(f"/static/{MODULE_STATIC_SEGMENT}/<module>/<path:filename>",
+               endpoint="static_module")
+    @public
+    def static_module(module: str, filename: str) -> Response:
+        folder = module_static.get(module)
+        if folder is None:  # not enabled on this brand, not installed, or without static files
+            raise NotFound()
+        return send_from_directory(folder, filename, max_age=STATIC_MAX_AGE)
+
+    def module_static_url(module: str, filename: str) -> str:
+        # A template naming a module that is off on this brand is a bug in that template: fail
+        # at render time rather than ship a page whose script silently answers 404.
+        if module not in module_static:
+            raise LookupError(f"module_static: module {module!r} is not enabled on brand "
+                              f"{app.name!r} or has no static folder")
+        return url_for("static_module", module=module, filename=filename)
+
+    app.jinja_env.globals["module_static"] = module_static_url
 
 
 def _security_headers(resp: Response) -> None:

@@ -4,7 +4,8 @@ with on this brand, and between a patient and the brand's care team (its coordin
 Messages may carry attachments of an allow-listed type (checked by content), stored encrypted
 outside the web root and served only through an authorized download. Unread counts show in the
 portal navigation; new messages appear without a reload (a small JSON endpoint polled by
-``static/messaging.js``); recipients get an email that never carries the message.
+``static/messaging.js``, which the engine serves at ``/static/m/messaging/messaging.js``);
+recipients get an email that never carries the message.
 
 Requires nothing but accounts. Where booking is enabled on the brand, its appointments decide who
 may open a specialist thread (read through ``modules.booking.models`` only then).
@@ -44,7 +45,6 @@ class MessagingSettings(ModuleSettings):
 def _module() -> Module:
     from modules.messaging import data_rights
     from modules.messaging.blueprint import (
-        assets_bp,
         care_team_bp,
         on_mount,
         patient_bp,
@@ -59,7 +59,6 @@ def _module() -> Module:
         requires=(),
         settings=MessagingSettings,
         mounts=(Mount(patient_bp, "patient", "/messages"),
-                Mount(assets_bp, "patient", "/messages/assets"),
                 Mount(specialist_bp, "specialist", "/messages"),
                 Mount(care_team_bp, "org", "/messages")),
         permissions={

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     jsonify,
@@ -18,16 +17,14 @@ from flask import (
     render_template,
     request,
     send_file,
-    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.exceptions import NotFound
 
 from engine import audit
 from engine.identity.models import User
-from engine.identity.permissions import public, requires
+from engine.identity.permissions import requires
 from engine.web import UserError, current_brand, db, discard_writes
 from modules.messaging import services
 from modules.messaging.access import (
@@ -40,12 +37,9 @@ from modules.messaging.attachments import Upload, human_size
 from modules.messaging.notifications import set_email_preference, wants_email
 from modules.messaging.rendering import message_html
 
-STATIC = Path(__file__).parent / "static"
-
 patient_bp = Blueprint("messaging", __name__)
 specialist_bp = Blueprint("messaging_specialist", __name__)
 care_team_bp = Blueprint("messaging_care_team", __name__)
-assets_bp = Blueprint("messaging_assets", __name__)
 
 
 def _actor() -> User:
@@ -238,17 +232,6 @@ def start_care_team_thread(patient_id: int) -> Any:
     found = services.open_care_team_thread(db(), _actor(), current_brand.config,
                                            patient_id=patient_id)
     return redirect(url_for("messaging_care_team.thread", thread_id=found.id))
-
-
-ASSETS = frozenset({"messaging.js", "messaging.css"})
-
-
-@assets_bp.route("/<filename>", endpoint="asset")
-@public
-def asset(filename: str) -> Response:
-    if filename not in ASSETS:  # only these two files, never a path
-        raise NotFound()
-    return send_from_directory(STATIC, filename, max_age=3600)
 
 
 def on_mount(app: Any, ctx: Any) -> None:

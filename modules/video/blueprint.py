@@ -1,5 +1,6 @@
-"""Video views: the room behind a join link, its signaling WebSocket, the static script, and
-the specialist's "end visit" action. Views parse, call a service, render."""
+"""Video views: the room behind a join link, its signaling WebSocket, and the specialist's
+"end visit" action. Views parse, call a service, render. The room's script and stylesheet
+(``static/video.js``, ``static/video.css``) are served by the engine at ``/static/m/video/``."""
 
 from __future__ import annotations
 

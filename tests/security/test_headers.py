@@ -60,7 +60,7 @@ def test_brand_colours_come_from_a_stylesheet_not_an_inline_style(client_for, pl
 
 
 def test_module_static_files_are_served_for_enabled_modules(client_for):
-    resp = client_for("acme-clinic").get("/static/booking/conditions.js")
+    resp = client_for("acme-clinic").get("/static/m/booking/conditions.js")
     assert resp.status_code == 200 and "data-form-id" in resp.get_data(as_text=True)
     resp.close()
 

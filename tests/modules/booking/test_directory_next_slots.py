@@ -49,8 +49,8 @@ def test_directory_cards_carry_the_specialist_for_one_batched_request(
     assert f'class="profile-card" data-specialist="{p.specialist.id}"' in page
     assert 'data-url="/appointments/book/next.json"' in page
     assert 'data-title="Próximas horas libres"' in page or 'data-title="Next free times"' in page
-    assert "/static/booking/directory-slots.js" in page
-    script = client.get("/static/booking/directory-slots.js")
+    assert "/static/m/booking/directory-slots.js" in page
+    script = client.get("/static/m/booking/directory-slots.js")
     assert script.status_code == 200 and b"data.specialists" in script.data
     script.close()
 

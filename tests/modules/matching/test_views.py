@@ -119,7 +119,7 @@ def test_conditional_question_carries_its_rule_and_a_note_for_browsers_without_j
         "question": "topic", "any_of": ["anxiety"]}
     assert "Only if your answer to “What brings you here?” was “Anxiety”." in html.unescape(body)
     assert 'id="q-topic" data-show-if' not in body
-    assert 'src="/static/booking/conditions.js" data-form-id="matching-form"' in body
+    assert 'src="/static/m/booking/conditions.js" data-form-id="matching-form"' in body
     assert "<script>" not in body  # no inline script (the CSP refuses them)
     assert not re.search(r"\son[a-z]+=", body)  # no inline event handlers
 
