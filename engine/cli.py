@@ -223,8 +223,11 @@ def serve(host: str, port: int) -> None:
     """Serve every brand from one process (development server; use gunicorn in production)."""
     from werkzeug.serving import run_simple
 
+    from engine.platform import settle_heap
+
     platform = _platform()
     platform.start_watching()
+    settle_heap()  # as engine.wsgi does for production servers
     for slug, sb in sorted(platform.brands.items()):
         click.echo(f"  {slug:20} http://{sb.loaded.config.domains[0]}:{port}/")
     for h in platform.runtime.settings.admin_hosts:

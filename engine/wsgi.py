@@ -6,18 +6,14 @@ front) makes client addresses, scheme and host come from the proxy's X-Forwarded
 sign-in throttling sees real client IPs and session cookies are marked Secure.
 """
 
-import gc
 import os
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine.platform import create_platform
+from engine.platform import create_platform, settle_heap
 
 platform = create_platform()
-# Everything built so far (brand apps, templates, the module registry) lives as long as the
-# process: keep it out of the garbage collector's full passes, which otherwise walk it all.
-gc.collect()
-gc.freeze()
+settle_heap()
 _proxies = int(os.environ.get("DARAPORT_TRUSTED_PROXIES", "0") or 0)
 application = (ProxyFix(platform, x_for=_proxies, x_proto=_proxies, x_host=_proxies)  # type: ignore[arg-type]
                if _proxies > 0 else platform)

@@ -25,8 +25,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
@@ -118,10 +118,27 @@ class SlotRules:
                self.min_notice_minutes, self.max_days_ahead) < 0:
             raise ValueError("buffers, notice and horizon are not negative")
 
+    # as timedeltas, made once per type (a directory page asks a thousand times)
+    @cached_property
+    def buffer_before(self) -> timedelta:
+        return timedelta(minutes=self.buffer_before_minutes)
 
-@dataclass(frozen=True, order=True)
-class Slot:
-    """A bookable appointment time (UTC), with the interval it would block."""
+    @cached_property
+    def buffer_after(self) -> timedelta:
+        return timedelta(minutes=self.buffer_after_minutes)
+
+    @cached_property
+    def notice(self) -> timedelta:
+        return timedelta(minutes=self.min_notice_minutes)
+
+    @cached_property
+    def horizon(self) -> timedelta:
+        return timedelta(days=self.max_days_ahead)
+
+
+class Slot(NamedTuple):
+    """A bookable appointment time (UTC), with the interval it would block. Ordered by start
+    (a tuple: a directory page makes thousands)."""
 
     start_at: datetime
     end_at: datetime
@@ -266,6 +283,9 @@ class _Intervals:
         self._max_end: list[Any] = []
         for _, e in items:
             self._max_end.append(max(e, self._max_end[-1]) if self._max_end else e)
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
 
     def overlaps(self, start: Any, end: Any) -> bool:
         i = bisect.bisect_left(self._starts, end)  # intervals starting before ``end``
@@ -436,8 +456,8 @@ def free_slots(view: CalendarView, rules: SlotRules, window_start: datetime,
                window_end: datetime, now: datetime, limit: int | None = None) -> list[Slot]:
     """:func:`available_slots` on a prepared calendar (the same rules, one implementation)."""
     tz = view.tz
-    earliest_at = max(window_start, now + timedelta(minutes=rules.min_notice_minutes))
-    latest_at = now + timedelta(days=rules.max_days_ahead)
+    earliest_at = max(window_start, now + rules.notice)
+    latest_at = now + rules.horizon
     if earliest_at >= window_end or earliest_at > latest_at or (limit is not None and limit <= 0):
         return []
     # start >= earliest_at, start < window_end and start <= latest_at, in whole seconds
@@ -447,7 +467,8 @@ def free_slots(view: CalendarView, rules: SlotRules, window_start: datetime,
     per_day, per_week = view.caps(rules.appointment_type_id) if capped else (None, None)
     before, after = rules.buffer_before_minutes * 60, rules.buffer_after_minutes * 60
     duration, interval = rules.duration_minutes, rules.slot_interval_minutes
-    busy, time_off = view.busy.overlaps, view.time_off.overlaps
+    busy = view.busy.overlaps
+    time_off = view.time_off.overlaps if view.time_off else None
     found: list[tuple[int, int]] = []
     in_order = True  # days and each day's grid come out in time order (kept as a check)
     # a local day may start up to ~26 h away from the UTC day: look one day either side
@@ -462,23 +483,27 @@ def free_slots(view: CalendarView, rules: SlotRules, window_start: datetime,
         for start, end in (_day_grid(tz, day, ranges, duration, interval) if ranges else ()):
             if start < earliest or start >= end_before or start > latest:
                 continue
-            if time_off(start, end) or busy(start - before, end + after):
+            if busy(start - before, end + after) or (time_off and time_off(start, end)):
                 continue
             if found and start <= found[-1][0]:
                 in_order = False
             found.append((start, end))
             if in_order and limit is not None and len(found) >= limit:
-                return _slots(found, before, after)
+                return _slots(found, rules)
         day += _DAY
     if not in_order:  # never seen; would a zone's rules ever allow it, stay correct
         unique = {start: (start, end) for start, end in reversed(found)}  # first per start
         found = [unique[k] for k in sorted(unique)]
-    return _slots(found if limit is None else found[:limit], before, after)
+    return _slots(found if limit is None else found[:limit], rules)
 
 
-def _slots(found: list[tuple[int, int]], before: int, after: int) -> list[Slot]:
-    return [Slot(_at(start), _at(end), _at(start - before), _at(end + after))
-            for start, end in found]
+def _slots(found: list[tuple[int, int]], rules: SlotRules) -> list[Slot]:
+    before, after = rules.buffer_before, rules.buffer_after
+    out = []
+    for start, end in found:
+        start_at, end_at = _at(start), _at(end)
+        out.append(Slot(start_at, end_at, start_at - before, end_at + after))
+    return out
 
 
 def slots_by_day(slots: Iterable[Slot], zone: str | ZoneInfo) -> dict[date, list[Slot]]:
