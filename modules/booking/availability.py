@@ -120,6 +120,10 @@ class SlotRules:
 
     # as timedeltas, made once per type (a directory page asks a thousand times)
     @cached_property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    @cached_property
     def buffer_before(self) -> timedelta:
         return timedelta(minutes=self.buffer_before_minutes)
 

@@ -241,17 +241,20 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
         types[kind.specialist_id].append(kind)
 
     now = clock.now()
-    found: dict[int, dict[datetime, tuple[BookableType, Slot]]] = defaultdict(dict)
-    horizon = {i: now + timedelta(days=max(t.max_days_ahead for t in kinds) + 1)
-               for i, kinds in types.items()}
-    capped = {i for i, kinds in types.items()
-              if any(t.rules.daily_cap is not None or t.rules.weekly_cap is not None
-                     for t in kinds)}
-    # without caps only the blocked intervals touching the window matter: the longest slot
-    # with its buffers either side is enough margin
-    reach = {i: timedelta(minutes=max(t.rules.duration_minutes + t.rules.buffer_before_minutes
-                                      + t.rules.buffer_after_minutes for t in kinds))
-             for i, kinds in types.items()}
+    horizon: dict[int, datetime] = {}
+    reach: dict[int, timedelta] = {}
+    capped: set[int] = set()
+    for i, kinds in types.items():
+        horizon[i] = now + timedelta(days=max(t.max_days_ahead for t in kinds) + 1)
+        # without caps only the blocked intervals touching the window matter: the longest slot
+        # with its buffers either side is enough margin
+        reach[i] = max(t.rules.duration + t.rules.buffer_before + t.rules.buffer_after
+                       for t in kinds)
+        if any(t.rules.daily_cap is not None or t.rules.weekly_cap is not None for t in kinds):
+            capped.add(i)
+    # specialists with several types: their offers merged by time, the first type (by name)
+    # keeping a time two offer
+    merged: dict[int, dict[datetime, tuple[BookableType, Slot]]] = {}
     pending = set(horizon)
     start = now
     # windows in order: once one ends with enough slots, no later one holds an earlier time
@@ -261,14 +264,22 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
         views = prepared.views(session, pending, start - margin, end + margin,
                                 counted=bool(pending & capped))
         for i in list(pending):
-            window_end = min(end, horizon[i])
-            for t in types[i]:
-                for slot in availability.free_slots(views[i], t.rules, start, window_end, now,
-                                                    limit=count):
-                    found[i].setdefault(slot.start_at, (t, slot))
-            if len(found[i]) >= count or window_end >= horizon[i]:
+            kinds, window_end = types[i], min(end, horizon[i])
+            if len(kinds) == 1:  # one type's slots come out in order: nothing to merge
+                kind, got = kinds[0], result[i]
+                got.extend((kind, slot) for slot in availability.free_slots(
+                    views[i], kind.rules, start, window_end, now, limit=count - len(got)))
+                enough = len(got) >= count
+            else:
+                offers = merged.setdefault(i, {})
+                for kind in kinds:
+                    for slot in availability.free_slots(views[i], kind.rules, start,
+                                                        window_end, now, limit=count):
+                        offers.setdefault(slot.start_at, (kind, slot))
+                enough = len(offers) >= count
+            if enough or window_end >= horizon[i]:
                 pending.discard(i)
         start = end
-    for i, slots in found.items():
-        result[i] = [slots[k] for k in sorted(slots)][:count]
+    for i, offers in merged.items():
+        result[i] = [offers[k] for k in sorted(offers)][:count]
     return result

@@ -26,9 +26,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -69,8 +67,7 @@ class CachedSlot(NamedTuple):
     slot: Slot
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     key: tuple[str | None, str]  # (epoch, calendar slots token)
     valid_until: datetime
     slots: tuple[CachedSlot, ...]
@@ -142,20 +139,17 @@ def next_slots(session: Session, brand: BrandConfig, specialist_ids: Sequence[in
                                   calendars=[(calendars[i][0], i, calendars[i][1])
                                              for i in missing])
     fresh = []
+    until = now + TTL
     for i in missing:
-        cached = tuple(CachedSlot(kind.id, kind.name, slot) for kind, slot in found[i])
-        # bookable until the first slot's start minus its type's minimum notice
-        ends = [slot.start_at - _minutes(kind.min_notice_minutes) for kind, slot in found[i]]
-        fresh.append(((*scope, i), _Entry((epoch, calendars[i][2]), min([now + TTL, *ends]),
-                                          cached)))
+        cached = tuple([CachedSlot(kind.id, kind.name, slot) for kind, slot in found[i]])
+        # exact until the TTL, or until a slot stops being bookable (its start minus its
+        # type's minimum notice), whichever comes first
+        valid_until = min([until, *[slot.start_at - kind.rules.notice
+                                    for kind, slot in found[i]]])
+        fresh.append(((*scope, i), _Entry((epoch, calendars[i][2]), valid_until, cached)))
         result[i] = list(cached)
     slots.put_many(fresh)
     return result
-
-
-@cache
-def _minutes(n: int) -> timedelta:
-    return timedelta(minutes=n)
 
 
 def brand_revision(brand: BrandConfig) -> int:
