@@ -349,10 +349,13 @@ def register_blob_store(name: str, count_by_key: Any, reseal: Any = None) -> Non
     lets ``keys status`` show them and ``keys retire`` refuse a key they still use.
 
     ``reseal(session, batch_size) -> int`` (optional) lets ``keys rotate`` move them to the
-    primary key too: it rewrites every blob not under ``keyring().primary`` (typically
-    ``path.write_bytes(reseal_bytes(path.read_bytes(), context))`` via a temp file and
-    ``os.replace``), committing ``session`` per batch if it records anything, and returns the
-    number of blobs rewritten. Without it, files keep their key and that key cannot be retired.
+    primary key too: it rewrites every blob not under ``keyring().primary``, committing
+    ``session`` per batch, and returns the number of blobs rewritten. Write each blob to a NEW
+    file (temp name, fsync, ``os.replace``), switch the row that names it in the batch's
+    transaction and delete the old file only after the commit: then a crash at any point leaves
+    every row naming a complete file under the key it records (rewriting a file in place is safe
+    only where no row records its key). ``modules.messaging.attachments.reseal_files`` is the
+    example. Without it, files keep their key and that key cannot be retired.
     """
     BLOB_STORES[name] = count_by_key
     if reseal is not None:
