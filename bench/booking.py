@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -261,18 +261,14 @@ def bench_next_slots(bench: Bench, n: int = 1000) -> dict[str, float]:
         runs.append((time.perf_counter() - t0) * 1000)
     with counting(engine) as batched_queries:
         batched()
-    # the same with the start-up heap moved out of the collector's reach, as the servers do
-    # (engine.platform.settle_heap): the share that is full collections walking long-lived
-    # objects
-    settle_heap()
+    # the same in a settled process, as the servers run (engine.platform.settle_heap): the
+    # difference is the garbage collector walking long-lived objects
     frozen = []
-    try:
+    with settled_heap():
         for _ in range(5):
             t0 = time.perf_counter()
             batched()
             frozen.append((time.perf_counter() - t0) * 1000)
-    finally:
-        gc.unfreeze()
     page = bench_directory_page(bench, people)
     return {"specialists": n, "slots": found, "per_specialist_ms": per_ms,
             "queries": queries[0], "batched_ms": statistics.median(runs),
@@ -351,19 +347,27 @@ def bench_directory_page(bench: Bench, people: list[tuple[User, AppointmentType]
     # `cli.py serve` and engine.wsgi settle their start-up heap (engine.platform.settle_heap)
     figures: dict[str, float] = {}
     for settled in (False, True):
-        if settled:
-            settle_heap()
-        try:
+        with settled_heap() if settled else nullcontext():
             for cold in (True, False):
                 runs = [whole(cold) for _ in range(11)]
                 tag = ("cold" if cold else "cached") + ("" if settled else "_unsettled")
                 figures[f"page_html_ms_{tag}"] = statistics.median(r[0] for r in runs)
                 figures[f"page_next_json_ms_{tag}"] = statistics.median(r[1] for r in runs)
                 figures[f"page_whole_ms_{tag}"] = statistics.median(r[2] for r in runs)
-        finally:
-            if settled:
-                gc.unfreeze()
     return figures
+
+
+@contextmanager
+def settled_heap() -> Iterator[None]:
+    """The process as a server runs it after start-up (engine.platform.settle_heap), then as
+    it was (the benchmark's next parts measure an ordinary process)."""
+    thresholds = gc.get_threshold()
+    settle_heap()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 # --- 3. booking throughput on PostgreSQL --------------------------------------------------------

