@@ -58,13 +58,12 @@ NO_HOURS = week_of(())
 
 
 class BookableType(NamedTuple):
-    """What a listing needs of a patient-bookable appointment type (read without the ORM)."""
+    """What a listing needs of a patient-bookable appointment type (read without the ORM):
+    its id and name to show and link, and its scheduling rules."""
 
     id: int
     name: str
     specialist_id: int
-    min_notice_minutes: int
-    max_days_ahead: int
     rules: SlotRules
 
 
@@ -78,7 +77,7 @@ _TYPE_COLUMNS = (AppointmentType.id, AppointmentType.name, AppointmentType.speci
 def _bookable_type(row: Sequence) -> BookableType:
     (type_id, name, specialist_id, duration, interval, before, after, notice, ahead, daily,
      weekly) = row
-    return BookableType(type_id, name, specialist_id, notice, ahead, SlotRules(
+    return BookableType(type_id, name, specialist_id, SlotRules(
         type_id, duration_minutes=duration, slot_interval_minutes=interval,
         buffer_before_minutes=before, buffer_after_minutes=after, min_notice_minutes=notice,
         max_days_ahead=ahead, daily_cap=daily, weekly_cap=weekly))
@@ -245,7 +244,7 @@ def next_slots_many(session: Session, brand: BrandConfig, specialist_ids: Sequen
     reach: dict[int, timedelta] = {}
     capped: set[int] = set()
     for i, kinds in types.items():
-        horizon[i] = now + timedelta(days=max(t.max_days_ahead for t in kinds) + 1)
+        horizon[i] = now + timedelta(days=max(t.rules.max_days_ahead for t in kinds) + 1)
         # without caps only the blocked intervals touching the window matter: the longest slot
         # with its buffers either side is enough margin
         reach[i] = max(t.rules.duration + t.rules.buffer_before + t.rules.buffer_after
