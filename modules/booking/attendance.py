@@ -33,7 +33,7 @@ from engine.identity.services import is_member
 from engine.notify import send_email
 from engine.web import UserError
 from modules.booking import ics, waitlist
-from modules.booking.availability import WeeklyRange, first_instant_at_or_after, working_ranges
+from modules.booking.availability import CalendarView, WeeklyRange, first_instant_at_or_after
 from modules.booking.calendar import booking_settings, calendar_of, overrides, weekly_rules
 from modules.booking.models import Appointment, AppointmentType
 from modules.booking.services import _as_override
@@ -150,9 +150,9 @@ def specialist_week(session: Session, actor: User, brand: BrandConfig,
         weekly = [WeeklyRange(r.weekday, r.start_minute, r.end_minute)
                   for r in weekly_rules(session, calendar)]
         dated = [_as_override(o) for o in overrides(session, calendar)]
+    hours = CalendarView.of(zone, weekly, dated, ())
     for d in days:
-        d.working = [_local_span(d.day, s, e, zone) for s, e in working_ranges(d.day, weekly,
-                                                                                 dated)]
+        d.working = [_local_span(d.day, s, e, zone) for s, e in hours.ranges(d.day)]
     for o in dated:
         start_at = getattr(o, "start_at", None)
         end_at = getattr(o, "end_at", None)

@@ -200,28 +200,8 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def working_ranges(day: date, weekly: Sequence[WeeklyRange],
-                   overrides: Sequence[Override]) -> list[tuple[int, int]]:
-    """The local working ranges (minutes after midnight) of one local date, merged."""
-    day_off = any(isinstance(o, DayOff) and o.on == day for o in overrides)
-    ranges = [] if day_off else [(r.start_minute, r.end_minute) for r in weekly
-                                 if r.weekday == day.weekday()]
-    ranges += [(o.start_minute, o.end_minute) for o in overrides
-               if isinstance(o, ExtraHours) and o.on == day]
-    return _merge(ranges)
-
-
 def _wall(day: date, minute: int) -> datetime:
     return datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
-
-
-def _candidates(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
-                zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
-    """(start, end) instants of the grid slots that fit one local day's working ranges."""
-    offset = _steady_offset(day, zone)
-    if offset is None:
-        return _candidates_exact(day, ranges, rules, zone)
-    return _candidates_steady(day, ranges, rules, offset)
 
 
 def _steady_offset(day: date, zone: ZoneInfo) -> timedelta | None:
@@ -238,22 +218,6 @@ def _steady_offset(day: date, zone: ZoneInfo) -> timedelta | None:
             zone.utcoffset(midnight + timedelta(days=1)) != first:
         return None
     return first
-
-
-def _candidates_steady(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
-                       offset: timedelta) -> Iterator[tuple[datetime, datetime]]:
-    """:func:`_candidates_exact` on a day of one UTC offset: every wall time exists once and is
-    ``wall - offset``, so the grid is plain arithmetic (no zone conversion per slot)."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - offset
-    duration = timedelta(minutes=rules.duration_minutes)
-    step = timedelta(minutes=rules.slot_interval_minutes)
-    for start_minute, end_minute in ranges:
-        start = midnight + timedelta(minutes=start_minute)
-        # the slot (start + duration) must end by the range's end
-        last = midnight + timedelta(minutes=end_minute) - duration
-        while start <= last:
-            yield start, start + duration
-            start += step
 
 
 def _candidates_exact(day: date, ranges: list[tuple[int, int]], rules: SlotRules,
@@ -333,7 +297,9 @@ def _at(seconds: int) -> datetime:
 def _day_grid(tz: ZoneInfo, day: date, ranges: tuple[tuple[int, int], ...], duration: int,
               interval: int) -> tuple[tuple[int, int], ...]:
     """(start, end) POSIX seconds of the grid slots of one local day's merged working
-    ``ranges``: :func:`_candidates` as integers. A pure function of its arguments and the tz
+    ``ranges``. On a day of one UTC offset every wall time exists once and is ``wall -
+    offset``, so the grid is plain arithmetic; on a day the clocks change, every wall time goes
+    through zoneinfo (:func:`_candidates_exact`). A pure function of its arguments and the tz
     database, kept for the specialists that share a zone, hours and slot shape (most of a
     directory page)."""
     offset = _steady_offset(day, tz)
@@ -415,7 +381,8 @@ class CalendarView:
              if e.status in COUNTED_STATUSES))
 
     def ranges(self, day: date) -> tuple[tuple[int, int], ...]:
-        """:func:`working_ranges` of one local date."""
+        """The local working ranges (minutes after midnight) of one local date, merged: the
+        weekday's weekly ranges (none on a day off) and the date's extra hours."""
         weekly = () if day in self._days_off else self._weekly[day.weekday()]
         extra = self._extra.get(day)
         return tuple(_merge([*weekly, *extra])) if extra else weekly

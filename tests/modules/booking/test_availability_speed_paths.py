@@ -28,10 +28,11 @@ from modules.booking.availability import (
     SlotRules,
     TimeOff,
     WeeklyRange,
-    _candidates,
     _candidates_exact,
+    _day_grid,
     _steady_offset,
     available_slots,
+    floor_seconds,
 )
 from modules.booking.models_waitlist import WaitlistOffer
 from modules.booking.schemas import OverrideInput
@@ -73,8 +74,9 @@ def test_the_arithmetic_grid_equals_the_zoneinfo_grid_on_every_day(
     zone_name, day = zone_day
     zone = ZoneInfo(zone_name)
     rules = SlotRules(1, duration_minutes=duration, slot_interval_minutes=interval)
-    assert list(_candidates(day, ranges, rules, zone)) == \
-        list(_candidates_exact(day, ranges, rules, zone))
+    assert _day_grid(zone, day, tuple(ranges), duration, interval) == tuple(
+        (floor_seconds(start), floor_seconds(end))
+        for start, end in _candidates_exact(day, ranges, rules, zone))
 
 
 def test_a_dst_switch_day_takes_the_exact_path_and_the_days_around_it_do_not() -> None:
