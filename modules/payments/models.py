@@ -206,4 +206,8 @@ class PromotionUse(BrandScoped, Base):
         return f"<PromotionUse patient={self.patient_id} appointment={self.appointment_id}>"
 
 
-from modules.payments.models_stripe import StripeAccount, StripeEvent  # noqa: E402, F401
+from modules.payments.models_stripe import (  # noqa: E402, F401
+    StripeAccount,
+    StripeEvent,
+    Subscription,
+)

@@ -1,6 +1,7 @@
-"""Stripe-side data: each specialist's connected account on a brand, and the webhook events
+"""Stripe-side data: each specialist's connected account on a brand, the webhook events
 already processed (the unique event id is written in the same transaction as the event's effect,
-so a redelivered event finds its id taken and changes nothing).
+so a redelivered event finds its id taken and changes nothing), and patients' subscriptions as
+Stripe's events describe them.
 
 Payments themselves are :class:`modules.payments.models.Payment` rows (their
 ``checkout_session_id`` / ``payment_intent_id`` / ``charge_id`` link them to Stripe).
@@ -85,3 +86,38 @@ class StripeEvent(BrandScoped, Base):
 
     def __repr__(self) -> str:
         return f"<StripeEvent {self.event_id} {self.type} {self.outcome} brand={self.brand_id}>"
+
+
+class Subscription(BrandScoped, Base):
+    """A patient's Stripe subscription to one of the brand's plans, as Stripe last told us.
+
+    Kept from webhook events only (``customer.subscription.*``, ``invoice.paid`` /
+    ``invoice.payment_failed``): ``last_event_at`` is the Stripe ``created`` of the newest event
+    taken in, so an older event delivered late never overwrites a newer state. ``status`` is
+    Stripe's word, stored as given (no check constraint: a status Stripe adds later is kept, and
+    shown as unknown). ``cancel_requested_at`` is ours: the patient asked Stripe to end it at the
+    period's end and Stripe has not yet confirmed it through a webhook.
+    """
+
+    __tablename__ = "payments_subscription"
+    __table_args__ = (UniqueConstraint("brand_id", "subscription_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="RESTRICT"), index=True)
+    plan_key: Mapped[str] = mapped_column(String(63))
+    subscription_id: Mapped[str] = mapped_column(String(255))  # sub_...
+    # the connected account it lives on (connect mode: direct charges); None on the platform
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(40))
+    current_period_end: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    ended_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    def __repr__(self) -> str:
+        return (f"<Subscription {self.subscription_id} {self.status} plan={self.plan_key} "
+                f"patient={self.patient_id} brand={self.brand_id}>")

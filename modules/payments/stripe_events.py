@@ -7,6 +7,10 @@ id). A ``charge.refunded`` delivered before ``checkout.session.completed`` first
 payment from the charge (money that was refunded was received), then records the refund; the
 late ``completed`` then finds it already paid.
 
+Subscription events and subscription invoices also keep the patient's subscription record
+(:mod:`modules.payments.subscriptions`), where order matters and is restored by Stripe's event
+``created`` time: an event older than the record's last is ignored.
+
 A handler returns None when it changed something, or a short reason when the event needed
 nothing (recorded as "ignored", and never retried).
 """
@@ -23,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.config import BrandConfig
-from modules.payments import connect, holds, services
+from modules.payments import connect, holds, services, subscriptions
 from modules.payments.models import Payment
 from modules.payments.stripe_client import client_for
 
@@ -222,12 +226,46 @@ def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
     return details.get("metadata") or legacy.get("metadata") or {}
 
 
+def _subscription_account(event: Event, first: Payment) -> str | None:
+    """The connected account a subscription lives on (connect mode's direct charges), which
+    calls about it must name; None for the platform account's own subscriptions."""
+    if event.account:
+        return event.account
+    return first.provider_account if first.provider_mode == "connect" else None
+
+
+def _take_subscription(session: Session, brand: BrandConfig, event: Event, first: Payment,
+                       subscription_id: str | None,
+                       observe: Callable[[str | None], subscriptions.Observed]) -> str | None:
+    if not subscription_id or first.purpose != "subscription" or not first.offer_key:
+        return "no subscription to record"
+    return subscriptions.take_event(
+        session, brand, first, subscription_id=subscription_id,
+        account=_subscription_account(event, first), as_of=event.created_at, observe=observe,
+        created=event.type == "customer.subscription.created")
+
+
+def _outcome(*reasons: str | None) -> str | None:
+    """None (processed) when any part changed something, else every part's reason."""
+    if any(reason is None for reason in reasons):
+        return None
+    return "; ".join(r for r in reasons if r)
+
+
 def invoice_paid(session: Session, brand: BrandConfig, event: Event,
                  client: stripe.StripeClient | None) -> str | None:
     invoice = event.object
     first = _metadata_payment(session, brand, {"metadata": _subscription_metadata(invoice)})
     if first is None:
         return "no subscription of this brand for the invoice"
+    recorded = _take_subscription(session, brand, event, first,
+                                  subscriptions.invoice_subscription_id(invoice),
+                                  subscriptions.from_invoice(invoice, paid=True))
+    return _outcome(_invoice_paid_payment(session, brand, invoice, first), recorded)
+
+
+def _invoice_paid_payment(session: Session, brand: BrandConfig, invoice: dict[str, Any],
+                          first: Payment) -> str | None:
     if invoice.get("billing_reason") == "subscription_create":
         if first.status in PAID_STATUSES:
             return "already paid"
@@ -256,14 +294,18 @@ def invoice_paid(session: Session, brand: BrandConfig, event: Event,
 
 def invoice_failed(session: Session, brand: BrandConfig, event: Event,
                    client: stripe.StripeClient | None) -> str | None:
-    first = _metadata_payment(session, brand,
-                              {"metadata": _subscription_metadata(event.object)})
+    invoice = event.object
+    first = _metadata_payment(session, brand, {"metadata": _subscription_metadata(invoice)})
     if first is None:
         return "no subscription of this brand for the invoice"
-    if event.object.get("billing_reason") == "subscription_create" and first.status == "held":
+    recorded = _take_subscription(session, brand, event, first,
+                                  subscriptions.invoice_subscription_id(invoice),
+                                  subscriptions.from_invoice(invoice, paid=False))
+    if invoice.get("billing_reason") == "subscription_create" and first.status == "held":
         services.record_failed(session, brand, first)
         return None
-    return "renewal failed: no money moved; Stripe retries and ends the subscription"
+    return _outcome("renewal failed: no money moved; Stripe retries and ends the subscription",
+                    recorded)
 
 
 def subscription_changed(session: Session, brand: BrandConfig, event: Event,
@@ -272,13 +314,16 @@ def subscription_changed(session: Session, brand: BrandConfig, event: Event,
     first = _metadata_payment(session, brand, sub)
     if first is None:
         return "no subscription of this brand"
-    ended = event.type == "customer.subscription.deleted" or sub.get("status") in (
+    seen = subscriptions.from_subscription(sub)
+    recorded = _take_subscription(session, brand, event, first, _id(sub.get("id")),
+                                  lambda _current: seen)
+    ended = event.type == "customer.subscription.deleted" or seen.status in (
         "canceled", "incomplete_expired", "unpaid")
     if ended and first.status == "held":
         services.record_failed(session, brand, first)
         return None
     # periods are granted per paid invoice, so an ended subscription simply grants no more
-    return "no change to payments"
+    return _outcome("no change to payments", recorded)
 
 
 def account_updated(session: Session, brand: BrandConfig, event: Event,
@@ -296,6 +341,7 @@ HANDLERS: dict[str, Handler] = {
     "charge.dispute.created": dispute_created,
     "invoice.paid": invoice_paid,
     "invoice.payment_failed": invoice_failed,
+    "customer.subscription.created": subscription_changed,
     "customer.subscription.updated": subscription_changed,
     "customer.subscription.deleted": subscription_changed,
     "account.updated": account_updated,

@@ -1,4 +1,5 @@
-"""Stripe as a payment provider: Checkout Sessions, refunds and expiring unpaid checkouts.
+"""Stripe as a payment provider: Checkout Sessions, refunds, expiring unpaid checkouts and
+ending a patient's subscription at the end of its period.
 
 Charge types, by the brand's ``payments.mode``:
 
@@ -222,6 +223,23 @@ class StripeProvider:
             log.info("checkout %s not expired: %s", payment.checkout_session_id, exc)
         except stripe.StripeError as exc:
             raise _fail("stop the payment", exc) from exc
+
+    def cancel_at_period_end(self, brand: BrandConfig, subscription_id: str,
+                             account: str | None) -> None:
+        """Ask Stripe to end ``subscription_id`` when its paid period ends (nothing refunded,
+        no further renewal). Nothing is changed here: the webhook brings the new state.
+
+        No idempotency key of ours: setting the flag is idempotent by itself, and a fixed key
+        would make Stripe replay a first answer to a second request after the patient (or the
+        brand's staff, in Stripe's dashboard) has resumed the subscription in between."""
+        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        try:
+            self.client(brand).v1.subscriptions.update(
+                subscription_id, {"cancel_at_period_end": True},
+                options,  # type: ignore[arg-type]
+            )
+        except stripe.StripeError as exc:
+            raise _fail("cancel the subscription", exc) from exc
 
 
 def _id(value: Any) -> str | None:

@@ -1,6 +1,7 @@
-"""Payment pages: the patient's payments and pay step, offers (packages, subscriptions), the
-specialist's earnings, the brand staff's payments (mark paid, refund, month-end report) and the
-operator console's reconciliation. Views parse, call one service, render."""
+"""Payment pages: the patient's payments and pay step, offers (packages, subscriptions), their
+Stripe subscriptions and the request to end one, the specialist's earnings, the brand staff's
+payments (mark paid, refund, month-end report) and the operator console's reconciliation. Views
+parse, call one service, render."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from engine import clock
 from engine.identity.models import User
 from engine.identity.permissions import requires
 from engine.web import UserError, current_brand, db, discard_writes
-from modules.payments import credits, money, pricing, reports, services
+from modules.payments import credits, money, pricing, reports, services, subscriptions
 from modules.payments.models import Payment
 
 patient_bp = Blueprint("payments", __name__)
@@ -110,6 +111,7 @@ def index() -> Any:
                            if brand.pricing.strategy == "package" else (),
                            plans=brand.pricing.subscriptions
                            if brand.pricing.strategy == "subscription" else (),
+                           subscriptions=subscriptions.of_patient(db(), _actor(), brand),
                            to_minor=money.to_minor)
 
 
@@ -151,6 +153,30 @@ def buy(kind: str, key: str) -> Any:
     if payment.status == "held":
         return pay(payment.id)
     flash(_("Your purchase is recorded: pay at the clinic to receive the sessions."), "success")
+    return redirect(url_for("payments.index"))
+
+
+@patient_bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
+@requires("payments.payment.pay")
+def cancel_subscription(subscription_id: int) -> Any:
+    """Ask to end a subscription at the end of its period: a confirmation page, then the
+    request to Stripe (the webhook confirms it; until then the page says it is requested)."""
+    brand = current_brand.config
+    if request.method == "GET":
+        row = subscriptions.own_subscription(db(), _actor(), brand, subscription_id)
+        plans = {p.key: p.name for p in brand.pricing.subscriptions}
+        return render_template("payments/patient/cancel_subscription.html",
+                               subscription=subscriptions.line_of(row, plans, 0))
+    try:
+        subscriptions.request_cancellation(db(), _actor(), brand, subscription_id)
+    except UserError as exc:
+        if exc.status == 404:
+            raise
+        discard_writes()
+        flash(exc.message, "error")
+        return redirect(url_for("payments.index"))
+    flash(_("Cancellation requested: your subscription will not renew. It stays active, with "
+            "its sessions, until the end of the period you have paid."), "success")
     return redirect(url_for("payments.index"))
 
 

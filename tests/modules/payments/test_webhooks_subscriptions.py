@@ -1,7 +1,8 @@
 # ruff: noqa: F811  (pytest fixtures imported from stripe_fixtures are parameters here)
 """Subscription events, through :func:`modules.payments.webhooks.process` with a brand that
 sells a monthly plan: the first month from Checkout, renewals from ``invoice.paid`` (one
-payment and one period each, once), failures and cancellations."""
+payment and one period each, once), failures and cancellations. The subscription record these
+events keep is tested in test_subscriptions.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from engine.config import BrandConfig
 from engine.identity.models import User
 from engine.platform import Platform
 from modules.payments import ledger
-from modules.payments.models import Credit, LedgerEntry, Payment
+from modules.payments.models import Credit, LedgerEntry, Payment, Subscription
 from modules.payments.webhooks import process
 from tests.modules.payments.conftest import configured
 from tests.modules.payments.stripe_fixtures import (  # noqa: F401
@@ -82,9 +83,13 @@ def test_first_month_then_renewals_each_once(
                           metadata={"payment_id": str(subscription.id),
                                     "brand": "wellness-corp"})
     assert deliver(db, brand, "checkout.session.completed", session_obj) == "processed"
-    assert deliver(db, brand, "invoice.paid",
-                   invoice(subscription, "in_first", "subscription_create")) == "ignored"
+    first_invoice = invoice(subscription, "in_first", "subscription_create")
+    # already paid: the invoice only records the subscription (active), once
+    assert deliver(db, brand, "invoice.paid", first_invoice) == "processed"
+    assert deliver(db, brand, "invoice.paid", first_invoice) == "ignored"
     assert subscription.status == "paid"
+    assert db.scalar(select(Subscription.status).where(
+        Subscription.subscription_id == "sub_1")) == "active"
 
     renewal = invoice(subscription, "in_second", "subscription_cycle")
     assert deliver(db, brand, "invoice.paid", renewal) == "processed"
@@ -108,9 +113,12 @@ def test_first_month_then_renewals_each_once(
 def test_a_failed_first_invoice_fails_the_purchase_and_renewal_failures_move_nothing(
         db: Session, brand: BrandConfig, subscription: Payment,
         recorder: RecordingHTTPClient) -> None:
+    # a failed renewal moves no money (the subscription is recorded as overdue)
     assert deliver(db, brand, "invoice.payment_failed",
-                   invoice(subscription, "in_f", "subscription_cycle")) == "ignored"
+                   invoice(subscription, "in_f", "subscription_cycle")) == "processed"
     assert subscription.status == "held"
+    assert db.scalar(select(func.count(LedgerEntry.id)).where(
+        LedgerEntry.payment_id == subscription.id)) == 0
     assert deliver(db, brand, "invoice.payment_failed",
                    invoice(subscription, "in_first", "subscription_create")) == "processed"
     assert subscription.status == "failed"
@@ -121,7 +129,8 @@ def test_a_cancelled_subscription_before_payment_fails_the_purchase(
         recorder: RecordingHTTPClient) -> None:
     sub = fixture("subscription", id="sub_1", status="active",
                   metadata={"payment_id": str(subscription.id), "brand": "wellness-corp"})
-    assert deliver(db, brand, "customer.subscription.updated", sub) == "ignored"
+    assert deliver(db, brand, "customer.subscription.updated", sub) == "processed"
+    assert subscription.status == "held"  # the subscription is recorded; the payment waits
     assert deliver(db, brand, "customer.subscription.deleted",
                    {**sub, "status": "canceled"}) == "processed"
     assert subscription.status == "failed"
