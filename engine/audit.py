@@ -17,9 +17,11 @@ in a transaction of their own, so attempts are never lost with the writes they f
 Chain: there is one chain per brand (``brand:<slug>``) and one for the platform. Each event has
 ``seq`` (1, 2, 3 ... in its chain) and ``mac = HMAC-SHA256(key, prev_mac | canonical JSON of the
 event)``. Appends lock the chain's head row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite has
-one writer), so concurrent requests in any number of processes never fork a chain. The key
-lives outside the database: ``DARAPORT_AUDIT_KEY`` or, in development, ``<data_dir>/audit.key``
-(created 0600). Verification, listing and retention are in :mod:`engine.audit_chain`.
+one writer), so concurrent requests in any number of processes never fork a chain. The keys
+live outside the database, each with an id (``DARAPORT_AUDIT_KEYS``, ``DARAPORT_AUDIT_KEY`` or,
+in development, ``<data_dir>/audit.key`` created 0600): the newest signs, and each event stores
+its id (``key_id``), so a key can be rotated without rewriting history (:mod:`engine.audit_keys`).
+Verification, listing and retention are in :mod:`engine.audit_chain`.
 
 Details are for identifiers and small facts (a permission name, a module, a count), never health
 data, passwords or tokens: :func:`check_details` refuses keys on a deny-list and long text.
@@ -30,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -42,12 +43,12 @@ from flask import Flask, Response, g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import audit_keys, clock
+from engine.audit_keys import KEY_ENV, KEYS_ENV, AuditKeyring  # noqa: F401 (re-exported)
 from engine.audit_models import OUTCOMES, AuditChainHead, AuditEvent
 
 GENESIS_MAC = "0" * 64
 PLATFORM_CHAIN = "platform"
-KEY_ENV = "DARAPORT_AUDIT_KEY"
 
 # Substrings of detail keys that would carry secrets or health data (compared lower-cased,
 # without "_" and "-").
@@ -69,42 +70,16 @@ class AuditDetailsError(ValueError):
 
 # --- key ---------------------------------------------------------------------------------------
 
-_key_cache: dict[str, bytes] = {}
+
+def audit_keyring(data_dir: Path | None = None) -> AuditKeyring:
+    """The keyring (every key by id, the newest signs): see :mod:`engine.audit_keys`."""
+    return audit_keys.load(data_dir)
 
 
 def audit_key(data_dir: Path | None = None) -> bytes:
-    """The HMAC key: ``DARAPORT_AUDIT_KEY`` (at least 32 characters) or a 0600 key file."""
-    if env := os.environ.get(KEY_ENV):
-        if len(env) < 32:
-            raise RuntimeError(f"{KEY_ENV} must be at least 32 characters")
-        return env.encode()
-    if data_dir is None:
-        from engine.runtime import current
-
-        data_dir = current().settings.data_dir
-    path = Path(data_dir) / "audit.key"
-    cached = _key_cache.get(str(path))
-    if cached is not None:
-        return cached
-    if not path.exists():
-        # written whole under a temporary name, then linked into place: a process starting at
-        # the same moment either wins the link or reads the winner's complete key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".audit.key.{os.getpid()}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(os.urandom(32).hex())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    key = path.read_text().strip().encode()
-    if len(key) < 32:
-        raise RuntimeError(f"the audit key in {path} is too short or empty")
-    _key_cache[str(path)] = key
-    return key
+    """The key that signs new events: the newest of the keyring (``DARAPORT_AUDIT_KEYS``,
+    ``DARAPORT_AUDIT_KEY`` or the 0600 key file ``<data_dir>/audit.key``)."""
+    return audit_keys.load(data_dir).current_key
 
 
 # --- canonical content and MAC -----------------------------------------------------------------
@@ -219,6 +194,9 @@ def record(session: Session, *, action: str, brand_id: str | None, actor: Any = 
     chain = chain_of(brand_id)
     at = (occurred_at or clock.now()).astimezone(UTC)
     head = _lock_head(session, chain)
+    # the keyring is read after the head is locked: an event appended after the first event a
+    # rotated key signed (in any process) is signed with that key or a newer one
+    ring = audit_keyring()
     ev = AuditEvent(
         chain=chain, seq=head.seq + 1, occurred_at=at, brand_id=brand_id,
         actor_id=getattr(actor, "id", None) if actor is not None else None,
@@ -226,9 +204,9 @@ def record(session: Session, *, action: str, brand_id: str | None, actor: Any = 
         ip=(ip or None) and ip[:45], action=action, outcome=outcome,
         target_type=target_type, target_id=None if target_id is None else str(target_id)[:64],
         patient_id=patient_id, request_id=request_id, details=details_json,
-        prev_mac=head.mac,
+        prev_mac=head.mac, key_id=ring.current,
     )
-    ev.mac = compute_mac(audit_key(), head.mac, event_content(ev))
+    ev.mac = compute_mac(ring.current_key, head.mac, event_content(ev))
     session.add(ev)
     head.seq, head.mac = ev.seq, ev.mac
     session.flush()

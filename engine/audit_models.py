@@ -22,7 +22,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class AuditEvent(Base):
-    """One append-only event. ``mac`` = HMAC-SHA256(key, prev_mac || canonical content)."""
+    """One append-only event. ``mac`` = HMAC-SHA256(key, prev_mac || canonical content), the
+    key being the one ``key_id`` names."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
@@ -54,6 +55,9 @@ class AuditEvent(Base):
     # the previous event's MAC (hex), kept to tell an inserted event from an altered one
     prev_mac: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str] = mapped_column(String(64))
+    # the id of the audit key that made ``mac`` (engine.audit_keys); NULL on rows written
+    # before keys had ids, which the original key (id "1") signed
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
     def __repr__(self) -> str:
         return f"<AuditEvent #{self.seq} {self.action} {self.outcome}>"
@@ -88,3 +92,5 @@ class AuditCheckpoint(Base):
     purged: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     mac: Mapped[str] = mapped_column(String(64))
+    # the audit key that made ``mac`` (NULL: the original key, id "1")
+    key_id: Mapped[str | None] = mapped_column(String(16))

@@ -1,10 +1,12 @@
-"""`cli.py audit ...`: verify the HMAC chain, list events, purge expired events (retention)."""
+"""`cli.py audit ...`: verify the HMAC chain, list events, purge expired events (retention), and
+manage the HMAC keys (`audit keys status|rotate|retire`, see :mod:`engine.audit_keys`)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -28,7 +30,7 @@ def _date(value: str | None) -> datetime | None:
 
 @click.group()
 def audit() -> None:
-    """Audit log: verify its chain, list and filter events, purge expired ones."""
+    """Audit log: verify its chain, list and filter events, purge expired ones, rotate keys."""
 
 
 @audit.command("verify")
@@ -37,7 +39,8 @@ def audit() -> None:
 def audit_verify(chain: str | None, batch: int) -> None:
     """Walk every chain and name the first event that was altered, removed or inserted.
 
-    Exits 1 when a chain is broken, 0 when every chain verifies.
+    Each event is checked with the key its key id names. Exits 1 when a chain is broken or
+    holds events whose key is no longer in the keyring, 0 when every chain verifies.
     """
     from engine import audit_chain
 
@@ -45,9 +48,10 @@ def audit_verify(chain: str | None, batch: int) -> None:
     broken = False
     total = 0
     with _session() as session:
+        ring = _keyring()
         names = [chain] if chain else audit_chain.chains(session)
         for name in names:
-            report = audit_chain.verify_chain(session, name, batch=batch)
+            report = audit_chain.verify_chain(session, name, keyring=ring, batch=batch)
             total += report.events
             if report.ok:
                 span = (f"#{report.first_seq}..#{report.last_seq}" if report.events else "empty")
@@ -55,7 +59,9 @@ def audit_verify(chain: str | None, batch: int) -> None:
             else:
                 broken = True
                 assert report.problem is not None
-                click.echo(f"BROKEN  {name}: {report.problem.kind}: {report.problem.message}")
+                label = "NO KEY" if report.problem.kind == "key_missing" else "BROKEN"
+                click.echo(f"{label:<8}{name}: {report.problem.kind}: "
+                           f"{report.problem.message}")
     elapsed = time.perf_counter() - started
     rate = total / elapsed if elapsed > 0 else 0.0
     click.echo(f"{total} events in {len(names)} chain(s) verified in {elapsed:.2f}s "
@@ -114,3 +120,84 @@ def audit_purge(brand: str, before: str, dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{result.chain}: {verb} {result.count} event(s)"
                + (f" through #{result.through_seq}" if result.through_seq else ""))
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+def _keyring():  # type: ignore[no-untyped-def]
+    from engine import audit_keys
+
+    try:
+        return audit_keys.load()
+    except audit_keys.AuditKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@audit.group("keys")
+def audit_keys_group() -> None:
+    """The HMAC keys that sign the audit log: status, rotate, retire."""
+
+
+@audit_keys_group.command("status")
+def audit_keys_status() -> None:
+    """Each key id, which one signs new events, and how many events and retention
+    checkpoints each signed (ids events name but the keyring lacks are shown too)."""
+    from engine import audit_keys
+
+    ring = _keyring()
+    with _session() as session:
+        used = audit_keys.usage(session)
+    click.echo(f"audit keys: {ring.source}")
+    ids = list(ring.keys) + sorted((set(used.events) | set(used.checkpoints)) - set(ring.keys))
+    for kid in ids:
+        events, checkpoints = used.of(kid)
+        mark = (" (current)" if kid == ring.current
+                else "" if kid in ring.keys else " (NOT IN KEYRING)")
+        click.echo(f"  key {kid}{mark}: {events} event(s), {checkpoints} checkpoint(s)")
+    if not ring.from_env and Path(ring.source).stat().st_mode & 0o077:
+        click.echo(f"warning: {ring.source} is readable by other users; chmod 600 it", err=True)
+    if (missing := [k for k in ids if k not in ring.keys]):
+        click.echo(f"warning: events signed with key(s) {', '.join(missing)} cannot be "
+                   f"verified until the key is back in the keyring", err=True)
+
+
+@audit_keys_group.command("rotate")
+def audit_keys_rotate() -> None:
+    """Generate a new key and append it to the key file (0600, written atomically): it signs
+    every event from now on, old events keep verifying with the key that signed them.
+
+    Refused when the keys come from the environment (the message says what to set). The
+    rotation is itself an audit event on the platform chain, the first the new key signs.
+    """
+    from engine import audit_keys
+
+    ring = _keyring()
+    if ring.from_env:
+        raise click.ClickException(audit_keys.env_rotation_hint(ring))
+    with _session() as session:
+        try:
+            previous, kid = audit_keys.rotate_key(session)
+        except audit_keys.AuditKeyError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+    click.echo(f"rotated the audit key: key {kid} signs new events from now on (key "
+               f"{previous} stays in {ring.source} to verify the events it signed); processes "
+               f"pick the new key up at their next audit event")
+
+
+@audit_keys_group.command("retire")
+@click.argument("kid", metavar="ID")
+def audit_keys_retire(kid: str) -> None:
+    """Remove key ID from the key file; refused while it is the current key or any event or
+    retention checkpoint is signed with it."""
+    from engine import audit_keys
+
+    _keyring()
+    with _session() as session:
+        try:
+            audit_keys.retire_key(session, kid)
+        except audit_keys.AuditKeyError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()  # the audit event of the retirement
+    click.echo(f"retired audit key {kid}")

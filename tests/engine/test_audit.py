@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from engine import audit
+from engine import audit, audit_keys
 from engine.audit_models import AuditChainHead, AuditEvent
 
 
@@ -40,15 +40,17 @@ def test_details_deny_list(db, details):
 
 def test_key_file_is_created_once_private_and_reused(tmp_path, monkeypatch):
     monkeypatch.delenv(audit.KEY_ENV, raising=False)
+    monkeypatch.delenv(audit.KEYS_ENV, raising=False)
     key = audit.audit_key(tmp_path)
     path = tmp_path / "audit.key"
     assert len(key) == 64 and (path.stat().st_mode & 0o777) == 0o600
-    audit._key_cache.clear()
+    audit_keys._cache.clear()
     assert audit.audit_key(tmp_path) == key
     assert [p.name for p in tmp_path.iterdir()] == ["audit.key"]
 
 
 def test_environment_key_wins_and_must_be_long(tmp_path, monkeypatch):
+    monkeypatch.delenv(audit.KEYS_ENV, raising=False)
     monkeypatch.setenv(audit.KEY_ENV, "k" * 40)
     assert audit.audit_key(tmp_path) == b"k" * 40
     monkeypatch.setenv(audit.KEY_ENV, "short")
