@@ -1,7 +1,7 @@
 """payments subscriptions: each patient's Stripe subscription as its webhook events describe it
 
 Revision ID: 0023_payments_subscriptions
-Revises: 0021_engine_scheduler
+Revises: 0022_audit_key_ids
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from engine.db import UTCDateTime
 
 revision = '0023_payments_subscriptions'
-down_revision = '0021_engine_scheduler'
+down_revision = '0022_audit_key_ids'
 branch_labels = None
 depends_on = None
 
