@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit_models import AuditCheckpoint, AuditEvent
+from engine.files import write_private
 
 LEGACY_KEY_ID = "1"  # the key of rows without a key id, and of the single-key formats
 KEY_ENV = "DARAPORT_AUDIT_KEY"
@@ -249,17 +250,7 @@ def _file_locked(path: Path) -> Iterator[None]:
 
 def _write(path: Path, keys: dict[str, bytes]) -> None:
     """Replace the key file atomically, 0600 from the first byte, flushed to disk first."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(format_file(keys))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, format_file(keys))
     _cache.pop(str(path), None)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from engine.files import write_private
+
 KID_LEN = 8  # key ids are 8 lowercase hex characters (status groups on substr(value, 5, 8))
 
 
@@ -142,13 +144,9 @@ def key_file_path() -> Path:
 
 
 def write_key_file(path: Path, ring: Keyring) -> None:
-    """Atomically replace the key file, 0600 from the first byte."""
+    """Atomically replace the key file, 0600 from the first byte, flushed to disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(ring.to_json())
-    os.replace(tmp, path)
+    write_private(path, ring.to_json())
     global _cached
     _cached = None
 

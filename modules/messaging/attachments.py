@@ -12,7 +12,6 @@ the file and its key, always points at a complete file sealed under the key it r
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import unicodedata
@@ -34,6 +33,7 @@ from engine.crypto import (
     reseal_bytes,
     seal_bytes,
 )
+from engine.files import write_private
 from engine.web import UserError
 
 # kind -> (content type served, extension of the download name)
@@ -159,22 +159,7 @@ def _write_durably(folder: Path, storage_name: str, sealed: bytes) -> Path:
     that a power cut could lose or leave half written."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / storage_name
-    tmp = folder / f".{storage_name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(sealed)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the new name itself
-    finally:
-        os.close(dir_fd)
+    write_private(path, sealed)
     return path
 
 
