@@ -354,7 +354,85 @@ def bench_directory_page(bench: Bench, people: list[tuple[User, AppointmentType]
                 figures[f"page_html_ms_{tag}"] = statistics.median(r[0] for r in runs)
                 figures[f"page_next_json_ms_{tag}"] = statistics.median(r[1] for r in runs)
                 figures[f"page_whole_ms_{tag}"] = statistics.median(r[2] for r in runs)
+    with settled_heap():
+        figures.update(served_page(platform, ids, check))
     return figures
+
+
+def served_page(platform: Platform, ids: str, check: Callable[[Any, Any], None],
+                ) -> dict[str, float]:
+    """The same page over HTTP, from werkzeug's threaded server as `cli.py serve` runs it
+    (a thread of this process, so it shares the benchmark's frozen clock), one connection per
+    request as a browser opening the page. Cold here is what a bulk change does to a running
+    server: the platform's slots epoch bumped in the database, so every cached entry is stale
+    and each specialist is computed again."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from modules.booking import slot_cache
+    from modules.directory import page_cache
+
+    server = make_server("127.0.0.1", 0, platform, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def get(path: str) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Host": "acme.localhost"})
+            resp = conn.getresponse()
+            return _Served(resp.status, resp.read())
+        finally:
+            conn.close()
+
+    def whole(cold: bool) -> tuple[float, float, float]:
+        page_cache.pages.clear()  # the page built, not served from its cache
+        if cold:
+            with platform.runtime.engine.begin() as connection:
+                slot_cache.bump_epoch(connection)
+        t0 = time.perf_counter()
+        page = get("/specialists/")
+        t1 = time.perf_counter()
+        found = get(f"/appointments/book/next.json?ids={ids}")
+        t2 = time.perf_counter()
+        check(page, found)
+        return (t1 - t0) * 1000, (t2 - t1) * 1000, (t2 - t0) * 1000
+
+    figures: dict[str, float] = {}
+    try:
+        whole(False)
+        for cold in (True, False):
+            runs = [whole(cold) for _ in range(11)]
+            tag = ("cold" if cold else "cached") + "_http"
+            figures[f"page_html_ms_{tag}"] = statistics.median(r[0] for r in runs)
+            figures[f"page_next_json_ms_{tag}"] = statistics.median(r[1] for r in runs)
+            figures[f"page_whole_ms_{tag}"] = statistics.median(r[2] for r in runs)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return figures
+
+
+@dataclass
+class _Served:
+    """An HTTP response as :func:`served_page`'s check reads it (the werkzeug test client's
+    names)."""
+
+    status_code: int
+    body: bytes
+
+    @property
+    def status(self) -> str:
+        return str(self.status_code)
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.body.decode() if as_text else self.body
+
+    def get_json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
 
 
 @contextmanager
