@@ -23,7 +23,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -113,6 +113,16 @@ def listed_calendars(session: Session, brand: BrandConfig, ids: Sequence[int],
                 .where(Calendar.specialist_id.in_(ids), *_listed_on(brand)))}
 
 
+def _weekly_ranges(text: str) -> list[tuple[int, int, int]]:
+    """(weekday, start minute, end minute) of "weekday:start-end" items joined by commas."""
+    ranges = []
+    for item in text.split(","):
+        weekday, _, span = item.partition(":")
+        start, _, end = span.partition("-")
+        ranges.append((int(weekday), int(start), int(end)))
+    return ranges
+
+
 class _Calendars:
     """The prepared calendars of many specialists: hours and overrides read once, busy time
     read per window."""
@@ -129,19 +139,21 @@ class _Calendars:
                 .where(Calendar.specialist_id.in_(list(specialists))))
         for calendar_id, specialist_id, zone in calendars:
             calendar_of[calendar_id], self.zones[specialist_id] = specialist_id, zone
-        rows: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for calendar_id, *hours in session.connection().execute(
-                select(WeeklyRule.calendar_id, WeeklyRule.weekday, WeeklyRule.start_minute,
-                       WeeklyRule.end_minute).where(WeeklyRule.calendar_id.in_(calendar_of))):
-            rows[calendar_of[calendar_id]].append(tuple(hours))  # type: ignore[arg-type]
-        # most of a page shares a few weekly patterns: each is prepared once
-        weeks: dict[tuple[tuple[int, int, int], ...], Week] = {}
+        # each calendar's weekly ranges as one text ("0:540-1020,2:540-720"): a page shares a
+        # few patterns, each parsed and prepared once
+        weeks: dict[str, Week] = {}
         self.weeks: dict[int, Week] = {}
-        for specialist_id, ranges in rows.items():
-            key = tuple(sorted(ranges))
-            week = weeks.get(key)
-            self.weeks[specialist_id] = week if week is not None else \
-                weeks.setdefault(key, week_of(key))
+        pattern = func.aggregate_strings(
+            cast(WeeklyRule.weekday, String) + ":" + cast(WeeklyRule.start_minute, String)
+            + "-" + cast(WeeklyRule.end_minute, String), ",")
+        for calendar_id, text in session.connection().execute(
+                select(WeeklyRule.calendar_id, pattern)
+                .where(WeeklyRule.calendar_id.in_(calendar_of))
+                .group_by(WeeklyRule.calendar_id)):
+            week = weeks.get(text)
+            if week is None:
+                week = weeks[text] = week_of(_weekly_ranges(text))
+            self.weeks[calendar_of[calendar_id]] = week
         self.days_off: dict[int, list[date]] = defaultdict(list)
         self.extra: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
         self.time_off: dict[int, list[tuple[int, int]]] = defaultdict(list)
