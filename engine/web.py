@@ -102,8 +102,10 @@ class UserError(Exception):
 
 
 def wants_json() -> bool:
+    """Whether an error answers as a JSON problem: the client asked for JSON, or the URL is a
+    JSON resource (the API, or any path ending ``.json``, whatever the Accept header says)."""
     return request.is_json or request.accept_mimetypes.best == "application/json" \
-        or request.path.startswith("/api/")
+        or request.path.startswith("/api/") or request.path.endswith(".json")
 
 
 def problem(status: int, code: str, message: str, field: str | None = None) -> Any:

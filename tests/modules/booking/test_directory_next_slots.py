@@ -109,10 +109,14 @@ def test_batch_costs_the_same_queries_for_one_specialist_or_many(
     ("", "invalid_ids"), ("3,x", "invalid_ids"), ("-1", "invalid_ids"),
     ("1" * 13, "invalid_ids"), (",".join(str(i) for i in range(1, 1002)), "too_many_ids"),
 ])
-def test_batch_refuses_bad_ids_clearly(client: BrandClient, ids: str, code: str) -> None:
+@pytest.mark.parametrize("accept", ["application/json", "text/html,*/*", None])
+def test_batch_refuses_bad_ids_clearly(client: BrandClient, ids: str, code: str,
+                                       accept: str | None) -> None:
+    """A .json URL answers a JSON problem whatever the client's Accept header says."""
     resp = client.get(f"/appointments/book/next.json?ids={ids}",
-                      headers={"Accept": "application/json"})
+                      headers={"Accept": accept} if accept else {})
     assert resp.status_code == 400
+    assert resp.mimetype == "application/json"
     assert resp.get_json()["error"] == code and resp.get_json()["field"] == "ids"
 
 
