@@ -15,9 +15,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
 
 from engine.db import brand_session
 from engine.identity import services as identity
+from engine.identity.models import User
+from modules.booking import calendar
+from modules.booking.schemas import AppointmentTypeInput, WeeklyRangeInput
 from modules.directory import services as directory
 from modules.directory.schemas import ProfileInput
 from tests.conftest import PASSWORD, LiveServer, unique_email
@@ -191,5 +195,50 @@ def test_acme_patient_signs_up_signs_in_and_browses_the_directory(
         page.screenshot(path=str(tmp_path / "acme-directory-phone.png"), full_page=True)
         assert (tmp_path / "acme-directory-phone.png").stat().st_size > 0
         assert not failed, failed
+    finally:
+        context.close()
+
+
+def test_directory_cards_show_each_specialists_next_free_times_and_book_them(
+        live_server: Callable[..., LiveServer], browser: Browser) -> None:
+    """The cards' next free times come from one batched next.json, in the visitor's zone, and
+    each links to booking that time (after signing in)."""
+    server = live_server()
+    (listed,) = list_specialists(server, "acme-clinic", 1)
+    rt = server.platform.runtime
+    cfg = server.platform.brands["acme-clinic"].loaded.config
+    session = brand_session(rt.sessions, "acme-clinic")
+    try:
+        user = session.scalar(select(User).where(User.name == listed.name))
+        calendar.set_calendar_zone(session, user, cfg, "Europe/Madrid")
+        calendar.set_weekly_rules(session, user, cfg, [
+            WeeklyRangeInput(weekday=d, start_minute=0, end_minute=1440) for d in range(7)])
+        calendar.save_appointment_type(session, user, cfg, AppointmentTypeInput(
+            name="Primera visita", duration_minutes=30, modality="video",
+            catalog_key="first-visit", slot_interval_minutes=30, min_notice_minutes=60))
+        session.commit()
+        specialist_id = user.id
+    finally:
+        session.close()
+    context = browser.new_context(base_url=server.url("acme-clinic").rstrip("/"),
+                                  timezone_id="America/New_York")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        with page.expect_response(lambda r: "/appointments/book/next.json?ids=" in r.url) as got:
+            page.goto(f"/specialists/?specialty={listed.specialty.replace(' ', '+')}")
+        assert got.value.status == 200
+        card = page.locator(f"li.profile-card[data-specialist='{specialist_id}']")
+        links = card.locator(".card-next-slots a")
+        expect(links).to_have_count(3)
+        href = links.first.get_attribute("href") or ""
+        assert re.fullmatch(
+            rf"/appointments/book/{specialist_id}\?type=\d+"
+            r"&start=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\dZ"
+            r"&tz=America%2FNew_York", href), href
+        expect(links.first.locator("time")).not_to_be_empty()
+        links.first.click()  # a visitor signs in first, and comes back to book that time
+        expect(page).to_have_url(re.compile(
+            rf"/account/signin\?next=/appointments/book/{specialist_id}\?type%3D\d+%26start"))
     finally:
         context.close()

@@ -23,7 +23,7 @@
   batches.forEach(function (batch) {
     fetch(source.dataset.url + "?ids=" + batch.join(","),
           { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : { specialists: {} }; })
+      .then(function (r) { return r.ok ? r.json() : { book: "", specialists: {} }; })
       .then(function (data) {
         Object.keys(data.specialists).forEach(function (id) {
           var card = byId[id], slots = data.specialists[id];
@@ -37,14 +37,17 @@
           list.className = "tags next-slots";
           box.appendChild(title);
           box.appendChild(list);
-          slots.forEach(function (s) {
+          slots.forEach(function (s) {  /* [start (UTC), appointment type id] */
+            var start = s[0];
             var li = document.createElement("li");
             var a = document.createElement("a");
-            a.href = s.url + "&start=" + encodeURIComponent(s.start) +
+            a.href = data.book.replace("{specialist}", encodeURIComponent(id))
+              .replace("{type}", encodeURIComponent(s[1])) +
+              "&start=" + encodeURIComponent(start) +
               (tz ? "&tz=" + encodeURIComponent(tz) : "");
             var t = document.createElement("time");
-            t.dateTime = s.start;
-            t.textContent = format.format(new Date(s.start));
+            t.dateTime = start;
+            t.textContent = format.format(new Date(start));
             a.appendChild(t);
             li.appendChild(a);
             list.appendChild(li);

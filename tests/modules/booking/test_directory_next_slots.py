@@ -62,12 +62,14 @@ def test_batch_answers_each_specialists_own_next_slots(
     idle = practice(hours=())
     ids = [morning.specialist.id, afternoon.specialist.id, idle.specialist.id]
     data = client.get("/appointments/book/next.json?ids=" + ",".join(map(str, ids))).get_json()
+    assert data["book"] == "/appointments/book/{specialist}?type={type}"
     for p in (morning, afternoon, idle):
         own = client.get(f"/appointments/book/{p.specialist.id}/next.json").get_json()
         batched = data["specialists"][str(p.specialist.id)]
-        assert [s["start"] for s in batched] == [s["start"] for s in own["slots"]]
-        assert [s["url"] for s in batched] == [s["url"] for s in own["slots"]]
-    assert [s["start"] for s in data["specialists"][str(afternoon.specialist.id)]] == [
+        assert [start for start, _ in batched] == [s["start"] for s in own["slots"]]
+        assert [data["book"].format(specialist=p.specialist.id, type=kind)
+                for _, kind in batched] == [s["url"] for s in own["slots"]]
+    assert [start for start, _ in data["specialists"][str(afternoon.specialist.id)]] == [
         "2026-03-02T14:00:00Z", "2026-03-02T15:00:00Z", "2026-03-02T16:00:00Z"]
     assert data["specialists"][str(idle.specialist.id)] == []
 
@@ -78,7 +80,7 @@ def test_batch_reveals_nothing_of_specialists_not_listed_on_the_brand(
     wellness = client_for("wellness-corp")
     data = wellness.get(f"/appointments/book/next.json?ids={only_acme.specialist.id},999999"
                         ).get_json()
-    assert data == {"specialists": {str(only_acme.specialist.id): [], "999999": []}}
+    assert data["specialists"] == {str(only_acme.specialist.id): [], "999999": []}
 
 
 def test_batch_costs_the_same_queries_for_one_specialist_or_many(
