@@ -13,13 +13,14 @@ may open a specialist thread (read through ``modules.booking.models`` only then)
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
-from engine.modules import Module, ModuleSettings, Mount, NavEntry
+from engine.modules import Module, ModuleSettings, Mount, NavEntry, Periodic
 
 # Types an attachment may have, recognized by content; a brand allows a subset.
 AttachmentType = Literal["pdf", "png", "jpeg", "webp", "gif", "txt"]
@@ -44,6 +45,7 @@ class MessagingSettings(ModuleSettings):
 
 def _module() -> Module:
     from modules.messaging import data_rights
+    from modules.messaging.attachments import sweep_orphan_files
     from modules.messaging.blueprint import (
         care_team_bp,
         on_mount,
@@ -81,6 +83,7 @@ def _module() -> Module:
         erase_data=data_rights.erase_data,
         retention={"messages": data_rights.purge_messages,
                    "attachments": data_rights.purge_attachments},
+        periodic=(Periodic("messaging.orphan-files", timedelta(days=1), sweep_orphan_files),),
     )
 
 

@@ -12,8 +12,10 @@ the file and its key, always points at a complete file sealed under the key it r
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,7 @@ _TEXT_CONTROLS = {"\t", "\n", "\r", "\f"}
 MAX_NAME = 120
 _ODD_CHARACTERS = re.compile(r'["<>:|?*;%\x00-\x1f]')
 FOLDER = "messaging-attachments"
+log = logging.getLogger(__name__)
 _PENDING = "messaging_new_files"
 _DOOMED = "messaging_doomed_files"
 
@@ -297,3 +300,49 @@ def _still_names(session: Session, attachment_id: int, storage_name: str) -> boo
 # key status and retirement must see the keys attachment files are sealed with, and key
 # rotation moves them to the new primary key
 register_blob_store("messaging_attachment", _blobs_by_key, reseal_files)
+
+
+# --- files no row names ------------------------------------------------------------------------
+
+# What this store writes: a storage name, or write_private's temporary beside it
+_STORED = re.compile(r"[0-9a-f]{32}")
+_TEMPORARY = re.compile(r"\.[0-9a-f]{32}\..+\.tmp")
+# older than any transaction: a file this young may belong to a message still being sent, or to
+# a re-seal whose row has not switched to it yet
+ORPHAN_AGE = 24 * 3600
+
+
+def sweep_orphans(session: Session, data_dir: Path, *, now: float | None = None) -> int:
+    """Delete the attachment files no row names (and temporaries left behind) that are older
+    than :data:`ORPHAN_AGE`: what a crash between writing a file and committing its row (a
+    message, a re-seal) leaves. Files of other shapes are never touched. Returns how many went.
+    """
+    from modules.messaging.models import Attachment
+
+    root = data_dir / FOLDER
+    if not root.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - ORPHAN_AGE
+    removed = 0
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        named = set(session.scalars(select(Attachment.storage_name).where(
+            Attachment.brand_id == folder.name).execution_options(all_brands=True)))
+        for path in folder.iterdir():
+            name = path.name
+            ours = _TEMPORARY.fullmatch(name) or (_STORED.fullmatch(name) and name not in named)
+            if ours and path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    if removed:
+        log.info("removed %d attachment file(s) no message names", removed)
+    return removed
+
+
+def sweep_orphan_files() -> int:
+    """Job (daily, ``messaging.orphan-files``): :func:`sweep_orphans` of this platform."""
+    from engine.db import brand_session
+    from engine.runtime import current
+
+    runtime = current()
+    with brand_session(runtime.sessions, None) as session:
+        return sweep_orphans(session, runtime.settings.data_dir)

@@ -31,6 +31,7 @@ from engine.scheduler_models import PeriodicRun
 from modules.booking import module as booking
 from modules.booking.jobs import advance_waitlists
 from modules.booking.reminders import sweep_reminders
+from modules.messaging.attachments import sweep_orphan_files
 from modules.payments import module as payments
 from modules.payments.holds import expire_holds
 
@@ -61,12 +62,13 @@ def _row(session: Session, name: str) -> PeriodicRun:
 # --- declarations ------------------------------------------------------------------------------
 
 
-def test_the_declared_jobs_are_booking_payments_and_privacy_retention() -> None:
+def test_the_declared_jobs_are_booking_payments_messaging_and_privacy_retention() -> None:
     jobs = {job.name: job for job in scheduler.declared()}
     expected = {
         "booking.reminders": ("booking", MINUTE, sweep_reminders),
         "booking.waitlist": ("booking", MINUTE, advance_waitlists),
         "payments.expire-holds": ("payments", MINUTE, expire_holds),
+        "messaging.orphan-files": ("messaging", timedelta(days=1), sweep_orphan_files),
         "privacy.retention": (ENGINE, timedelta(days=1), privacy_sweep),
     }
     assert {name: (j.owner, j.every, j.periodic.job) for name, j in jobs.items()
@@ -322,7 +324,7 @@ def test_scheduler_once_runs_the_declared_jobs_and_status_shows_them(
     assert ran.exit_code == 0, ran.output
     assert "run by this process; Ctrl-C stops" in ran.output
     for name in ("booking.reminders", "booking.waitlist", "payments.expire-holds",
-                 "privacy.retention"):
+                 "messaging.orphan-files", "privacy.retention"):
         assert f"{name}: ok" in ran.output
     assert "stopped after 1 run(s)" in ran.output
     # payments off everywhere, as far as the scheduler can tell
