@@ -55,8 +55,9 @@ class NavEntry:
     label: Any  # a lazy translatable string
     permission: str | None = None
     order: int = 50
-    # badge(user) -> a count shown beside the link (e.g. unread messages), or None for none;
-    # called once per page that shows the link, so it must be cheap
+    # badge(user) -> a count shown beside the link (e.g. unread messages): 0 keeps a hidden
+    # badge that pages update without a reload (nav/badges.json), None shows none; called
+    # once per page that shows the link and per poll, so it must be cheap
     badge: Callable[[Any], int | None] | None = None
 
 

@@ -10,17 +10,19 @@ from flask import (
     Flask,
     current_app,
     has_request_context,
+    jsonify,
     render_template,
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from engine.identity import services
 from engine.identity.permissions import has_permission, public, requires
 from engine.modules import PORTAL_PREFIX, NavEntry
-from engine.web import BrandContext, current_brand, db
+from engine.web import BrandContext, UserError, current_brand, db
 
 patient = Blueprint("portal_patient", __name__)
 specialist = Blueprint("portal_specialist", __name__, url_prefix=PORTAL_PREFIX["specialist"])
@@ -76,6 +78,19 @@ def register(app: Flask, ctx: BrandContext, *, has_partners: bool) -> None:
     app.register_blueprint(org)
     if has_partners:
         app.register_blueprint(partners)
+
+    @app.route("/nav/badges.json", endpoint="nav_badges")
+    @requires("core.account.manage")
+    def nav_badges() -> Any:
+        """The counts beside one portal's navigation links (``?portal=specialist``), for pages
+        that keep them current without a reload (the base theme's app.js)."""
+        portal = request.args.get("portal", "patient")
+        if portal not in PORTAL_PREFIX or f"portal_{portal}" not in current_app.blueprints:
+            raise UserError(_("There is no such portal here."), code="invalid_portal",
+                            field="portal")
+        return jsonify({"badges": {link["endpoint"]: link["badge"]
+                                   for link in nav_links(ctx, portal)
+                                   if link["badge"] is not None}})
 
     @app.context_processor
     def _portal_context() -> dict[str, Any]:

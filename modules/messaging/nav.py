@@ -9,7 +9,8 @@ from modules.messaging.services import unread_total
 
 
 def unread_badge(user: Any) -> int | None:
-    """Unread messages of ``user`` on the current brand, or None when there are none."""
+    """Unread messages of ``user`` on the current brand (0 shows a hidden badge that a later
+    count fills in), or None for a visitor who has no messages at all."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return unread_total(db(), user, current_brand.config) or None
+    return unread_total(db(), user, current_brand.config)

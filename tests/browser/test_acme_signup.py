@@ -154,6 +154,19 @@ def test_acme_patient_signs_up_signs_in_and_browses_the_directory(
         expect(page).to_have_url(f"{base}me")
         expect(page.locator("header .account-name")).to_have_text(name)
 
+        # The navigation's unread count follows without a reload: the page asks
+        # nav/badges.json when it is shown again (here answered by a stand-in server response).
+        badge = page.locator("header nav.main-nav [data-nav-badge='messaging.index']")
+        expect(badge).to_be_hidden()
+        page.route("**/nav/badges.json*", lambda route: route.fulfill(
+            status=200, content_type="application/json",
+            body='{"badges": {"messaging.index": 3}}'))
+        with page.expect_request("**/nav/badges.json?portal=patient"):
+            page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        expect(badge).to_be_visible()
+        expect(badge).to_contain_text("3")
+        page.unroute("**/nav/badges.json*")
+
         # The directory from the main navigation lists specialists.
         page.locator("header nav.main-nav a[href='/specialists/']").click()
         expect(page).to_have_url(f"{base}specialists/")

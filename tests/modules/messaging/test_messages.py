@@ -30,8 +30,8 @@ def pair(cast: Cast, browser: Callable[..., BrandClient]) -> tuple[BrandClient, 
 
 def _badge(client: BrandClient, path: str) -> str | None:
     page = client.get(path).get_data(as_text=True)
-    match = re.search(r'data-nav-badge="messaging[^"]*">(\d+)', page)
-    return match.group(1) if match else None
+    match = re.search(r'data-nav-badge="messaging[^"]*"( hidden)?>(\d+)', page)
+    return match.group(2) if match and not match.group(1) else None
 
 
 def test_a_script_message_is_shown_as_text(pair: tuple[BrandClient, BrandClient, int]) -> None:
@@ -186,3 +186,26 @@ def test_empty_and_too_long_messages_are_refused(
     resp = post(patient, f"/messages/{thread_id}", "x" * 5001)
     assert resp.status_code == 400
     assert db.scalar(select(Message.id)) is None
+
+
+def test_every_page_can_keep_its_navigation_counts_current(
+        pair: tuple[BrandClient, BrandClient, int],
+        client_for: Callable[[str], BrandClient]) -> None:
+    """nav/badges.json answers a portal's counts; pages point their script at it and carry a
+    hidden badge while the count is zero."""
+    patient, specialist, thread_id = pair
+    page = specialist.get("/specialist/").get_data(as_text=True)
+    assert 'data-badges="/nav/badges.json?portal=specialist"' in page
+    assert re.search(r'data-nav-badge="messaging_specialist.index" hidden>0', page)
+    assert specialist.get("/nav/badges.json?portal=specialist").get_json() == {
+        "badges": {"messaging_specialist.index": 0}}
+    post(patient, f"/messages/{thread_id}", "first")
+    assert specialist.get("/nav/badges.json?portal=specialist").get_json() == {
+        "badges": {"messaging_specialist.index": 1}}
+    assert patient.get("/nav/badges.json").get_json() == {"badges": {"messaging.index": 0}}
+    # bad input and strangers get clear JSON answers
+    refused = specialist.get("/nav/badges.json?portal=nowhere")
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_portal"
+    anonymous = client_for("acme-clinic")
+    assert anonymous.get("/nav/badges.json").status_code == 401
+    assert "data-badges" not in anonymous.get("/").get_data(as_text=True)
