@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.platforms import postgres_database  # noqa: E402
 from engine import audit, audit_chain  # noqa: E402
 from engine.db import brand_session, make_engine, make_sessionmaker  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
@@ -39,23 +40,6 @@ ACTIONS = ("auth.signin", "appointment.view", "intake.view", "access.denied", "a
 COLUMNS = ("chain", "seq", "occurred_at", "brand_id", "actor_id", "actor_role", "ip", "action",
            "outcome", "target_type", "target_id", "patient_id", "request_id", "details",
            "prev_mac", "mac")
-
-
-def fresh_database(base: str) -> str:
-    name = f"daraport_bench_audit_{os.getpid()}"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(base: str, url: str) -> None:
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def load_events(url: str, total: int, key: bytes) -> tuple[float, float]:
@@ -166,8 +150,7 @@ def main() -> None:
     os.environ[audit.KEY_ENV] = key
     instance = tempfile.mkdtemp(prefix="daraport-bench-audit-")
     env = {**os.environ, "DARAPORT_INSTANCE_DIR": instance, "DARAPORT_RELOAD": "0"}
-    url = fresh_database(args.pg)
-    try:
+    with postgres_database(args.pg, "audit") as url:
         upgrade(url)
         print(f"loading {args.events:,} events (COPY, MACs by engine.audit) ...", flush=True)
         compute, write = load_events(url, args.events, key.encode())
@@ -211,8 +194,6 @@ def main() -> None:
             r = audit_chain.verify_chain(s, "brand:acme-clinic")
             assert r.problem is not None and r.problem.seq == target
         engine.dispose()
-    finally:
-        drop_database(args.pg, url)
 
 
 if __name__ == "__main__":

@@ -27,19 +27,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench import platforms  # noqa: E402
+from bench.platforms import postgres_database  # noqa: E402
 from engine import clock  # noqa: E402
 from engine.config import BrandConfig  # noqa: E402
-from engine.db import brand_session, make_engine  # noqa: E402
+from engine.db import brand_session  # noqa: E402
 from engine.identity import services as identity  # noqa: E402
 from engine.identity.models import User  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
 from engine.platform import Platform, settle_heap  # noqa: E402
 from engine.privacy import consent  # noqa: E402
-from engine.runtime import Runtime, set_current  # noqa: E402
+from engine.runtime import Runtime  # noqa: E402
 from engine.settings import PlatformSettings  # noqa: E402
 from engine.web import UserError  # noqa: E402
 from modules.booking import BookingSettings, availability, calendar  # noqa: E402
@@ -77,13 +77,7 @@ class Bench:
 
 
 def open_platform(url: str, data_dir: Path) -> Bench:
-    upgrade(url)
-    settings = PlatformSettings.from_env(
-        brands_dir=ROOT / "brands", themes_dir=ROOT / "themes", data_dir=data_dir,
-        database_url=url, secret_key="bench", redis_url=None, smtp_url=None, reload=False,
-        argon2_fast=True)
-    platform = Platform(Runtime.create(settings))
-    set_current(platform.runtime)
+    platform = platforms.open_platform(url, data_dir)
     config = platform.brands[ACME].loaded.config
     # the benchmark's patients book many appointments each
     modules = config.modules.model_copy(update={"booking": BookingSettings(
@@ -534,23 +528,6 @@ def bench_booking(bench: Bench, clients: int = 8, specialists: int = 50,
 # --- main -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)
-                    if url.startswith("postgresql://") else url)
-    name = f"daraport_bench_{int(time.time())}"
-    admin = make_engine(base.render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -570,7 +547,7 @@ def main() -> None:
         if args.only == "next-slots":
             _report(results)
             return
-        with postgres_database(args.pg) as pg_url:
+        with postgres_database(args.pg, "booking") as pg_url:
             pg = open_platform(pg_url, Path(tmp))
             print("PostgreSQL: availability ...", flush=True)
             results["availability (PostgreSQL)"] = bench_availability(pg)

@@ -39,16 +39,13 @@ WORK = Path(tempfile.mkdtemp(prefix="daraport-bench-crypto-"))
 os.environ["DARAPORT_KEY_FILE"] = str(WORK / "keyring.json")  # before the keyring is read
 os.environ.pop("DARAPORT_KEYRING", None)
 
-from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
+from bench.platforms import open_platform, postgres_database  # noqa: E402
 from engine import clock, crypto, crypto_keys  # noqa: E402
-from engine.db import brand_session, make_engine  # noqa: E402
+from engine.db import brand_session  # noqa: E402
 from engine.identity import services as identity  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
 from engine.platform import Platform  # noqa: E402
-from engine.runtime import Runtime, set_current  # noqa: E402
-from engine.settings import PlatformSettings  # noqa: E402
 from modules.assisted.models import AssistanceRequest  # noqa: E402
 from modules.booking import calendar  # noqa: E402
 from modules.booking import services as booking  # noqa: E402
@@ -67,17 +64,6 @@ KIND = AppointmentTypeInput(name="Session", duration_minutes=60, modality="in_pe
 ANSWERS = [{"key": f"q{i}", "label": f"Question {i}: how have you been sleeping lately?",
             "type": "text", "values": [f"answer {i}: " + "some words about it " * 8],
             "value_labels": []} for i in range(12)]
-
-
-def open_platform(url: str) -> Platform:
-    upgrade(url)
-    settings = PlatformSettings.from_env(
-        brands_dir=ROOT / "brands", themes_dir=ROOT / "themes", data_dir=WORK / "data",
-        database_url=url, secret_key="bench", redis_url=None, smtp_url=None, reload=False,
-        argon2_fast=True)
-    platform = Platform(Runtime.create(settings))
-    set_current(platform.runtime)
-    return platform
 
 
 def page_setup(platform: Platform) -> tuple[str, str]:
@@ -190,7 +176,7 @@ def bench_rotation(platform: Platform, rows: int, batch_size: int) -> tuple[floa
 
 
 def run(url: str, label: str, args: argparse.Namespace) -> dict[str, Any]:
-    platform = open_platform(url)
+    platform = open_platform(url, WORK / "data")
     out: dict[str, Any] = {"database": label, "encrypted": float("nan"),
                            "plaintext": float("nan")}
     if not args.skip_page:
@@ -201,23 +187,6 @@ def run(url: str, label: str, args: argparse.Namespace) -> dict[str, Any]:
                                                                args.batch_size)
     platform.runtime.engine.dispose()
     return out
-
-
-@contextmanager
-def postgres_database(base: str) -> Iterator[str]:
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"daraport_bench_crypto_{os.getpid()}"
-    admin = make_engine(url.render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:
@@ -233,7 +202,7 @@ def main() -> None:
     results = [] if args.skip_sqlite else [run(f"sqlite:///{WORK / 'bench.db'}", "sqlite",
                                                 args)]
     if args.pg:
-        with postgres_database(args.pg) as url:
+        with postgres_database(args.pg, "crypto") as url:
             results.append(run(url, "postgresql", args))
     print(f"\ndecrypt of 12 intake answers alone: {bench_decrypt():,.0f} per second")
     print(f"{'database':<11} {'page enc r/s':>13} {'page plain r/s':>15} {'cost':>7} "

@@ -40,7 +40,9 @@ from modules.payments import ledger, money, reports  # noqa: E402
 from modules.payments.models import LedgerEntry, Payment  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from booking import ACME, open_platform, postgres_database  # noqa: E402
+from booking import ACME, open_platform  # noqa: E402
+
+from bench.platforms import postgres_database  # noqa: E402
 
 START = datetime(2026, 9, 30, 22, 0, tzinfo=UTC)  # October 2026 in Madrid
 END = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
@@ -152,7 +154,7 @@ def main() -> None:
     parser.add_argument("--appointments", type=int, default=10_000)
     args = parser.parse_args()
     with clock.freeze(datetime(2026, 11, 3, tzinfo=UTC)), tempfile.TemporaryDirectory() as tmp, \
-            postgres_database(args.pg) as url:
+            postgres_database(args.pg, "payments") as url:
         bench = open_platform(url, Path(tmp))
         brand = bench.brand.model_copy(update={"payments": Payments(commission_percent="12.5")})
         with bench.session() as session:

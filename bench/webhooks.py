@@ -32,14 +32,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from werkzeug.test import Client  # noqa: E402
 
-from bench.booking import postgres_database  # noqa: E402
+from bench.platforms import open_platform, postgres_database  # noqa: E402
 from engine import clock  # noqa: E402
 from engine.db import brand_session  # noqa: E402
 from engine.identity import services as identity  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
 from engine.platform import Platform  # noqa: E402
-from engine.runtime import Runtime, set_current  # noqa: E402
-from engine.settings import PlatformSettings  # noqa: E402
 from modules.booking.models import Appointment, AppointmentType  # noqa: E402
 from modules.payments.models import LedgerEntry, Payment  # noqa: E402
 from modules.payments.models_stripe import StripeEvent  # noqa: E402
@@ -50,17 +47,6 @@ BRAND = "wellness-corp"
 HOST = "wellness.localhost"
 SECRET = "whsec_bench"
 URL = "/payments/stripe/webhook"
-
-
-def open_platform(url: str, data_dir: Path) -> Platform:
-    upgrade(url)
-    settings = PlatformSettings.from_env(
-        brands_dir=ROOT / "brands", themes_dir=ROOT / "themes", data_dir=data_dir,
-        database_url=url, secret_key="bench", redis_url=None, smtp_url=None, reload=False,
-        argon2_fast=True)
-    platform = Platform(Runtime.create(settings))
-    set_current(platform.runtime)
-    return platform
 
 
 def seed(platform: Platform, n: int, run: int) -> list[tuple[int, str]]:
@@ -181,7 +167,7 @@ def main() -> None:
     os.environ["WELLNESS_STRIPE_WEBHOOK"] = SECRET
     recorder = RecordingHTTPClient()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, postgres_database(args.pg) as url, \
+    with tempfile.TemporaryDirectory() as tmp, postgres_database(args.pg, "webhooks") as url, \
             use_http_client(recorder):
         platform = open_platform(url, Path(tmp))
         for run, threads in enumerate(int(t) for t in args.threads.split(",")):
