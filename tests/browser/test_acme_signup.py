@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from engine.db import brand_session
@@ -24,38 +24,19 @@ from modules.booking import calendar
 from modules.booking.schemas import AppointmentTypeInput, WeeklyRangeInput
 from modules.directory import services as directory
 from modules.directory.schemas import ProfileInput
+from tests.browser.support import BROWSER_MARKS, chromium
 from tests.conftest import PASSWORD, LiveServer, unique_email
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-background-networking",  # otherwise it keeps calling hosts it cannot reach
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
-]
 TIMEOUT_MS = 10_000
 PHONE = {"width": 375, "height": 812}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's Chromium is not installed at /usr/bin/chromium "
-                              "(apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @dataclass(frozen=True)

@@ -10,36 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser.support import BROWSER_MARKS, chromium
 from tests.conftest import PASSWORD, LiveServer
 from tests.modules.video.conftest import committed_appointment, video_server  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+MEDIA_ARGS = (
     "--use-fake-ui-for-media-stream",  # no permission prompt
     "--use-fake-device-for-media-stream",  # a test-pattern camera and a beeping microphone
     "--disable-features=WebRtcHideLocalIpsWithMdns",  # plain host candidates on loopback
-]
+)
 TIMEOUT_MS = 20_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 CONNECTED = ("() => window.videoCall && videoCall.pc && "
              "videoCall.pc.connectionState === 'connected'")
@@ -55,11 +41,8 @@ FRAMES = """async () => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
+    with chromium(*MEDIA_ARGS) as launched:
         yield launched
-        launched.close()
 
 
 def signed_in_page(browser: Browser, base: str, email: str) -> tuple[BrowserContext, Page]:

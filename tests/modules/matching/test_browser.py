@@ -7,35 +7,23 @@ conditional question until its condition holds, and keep hidden answers from bei
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.browser.support import BROWSER_MARKS, chromium
 from tests.modules.matching.conftest import WELLNESS_MATCHING
 from tests.modules.matching.test_views import CONDITIONAL
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-default-apps",
-                 "--disable-extensions", "--host-resolver-rules=MAP *.localhost 127.0.0.1"]
 PHONE = {"width": 375, "height": 812}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_conditional_question_shows_only_when_its_condition_holds_on_a_phone(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -10,22 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from engine.broker import Broker, MemoryBroker, RedisBroker, broker_for, make_broker
+from tests.modules.video.conftest import REDIS_URL, redis_answers
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
-
-
-def _redis_up() -> bool:
-    if not REDIS_URL:
-        return False
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except Exception:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="TEST_REDIS_URL does not answer")
+needs_redis = pytest.mark.skipif(not redis_answers(), reason="TEST_REDIS_URL does not answer")
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
